@@ -1,0 +1,211 @@
+/* codec.c - one block: the list of tokens new to the live vocabulary, then
+ * the range-coded tokens.
+ *
+ * Body layout: varint n_new | byte k | varint rice_len | Rice bits | coder bytes.
+ * The new tokens are sorted; each is coded as its rank among the ids not yet
+ * live, as the gap from the previous one, with a Rice code of parameter k.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "rangecoder.h"
+
+#define FREQ_SCALE 1073741824.0 /* 2^30: total frequency ~2^30 + live */
+#define MAX_RICE_K 30
+
+typedef struct bitw {
+    ssx_buf *b;
+    uint32_t acc;
+    int n;
+} bitw;
+
+static void bit_put(bitw *w, int bit) {
+    w->acc = (w->acc << 1) | (uint32_t)bit;
+    if (++w->n == 8) {
+        ssx_buf_put(w->b, (uint8_t)w->acc);
+        w->acc = 0;
+        w->n = 0;
+    }
+}
+
+static void rice_put(bitw *w, uint64_t v, int k) {
+    for (uint64_t q = v >> k; q; q--) bit_put(w, 1);
+    bit_put(w, 0);
+    for (int i = k - 1; i >= 0; i--) bit_put(w, (int)((v >> i) & 1));
+}
+
+static uint64_t rice_bits(const uint32_t *gaps, int64_t n, int k) {
+    uint64_t bits = 0;
+    for (int64_t i = 0; i < n; i++) bits += (gaps[i] >> k) + 1 + (uint64_t)k;
+    return bits;
+}
+
+typedef struct bitr {
+    const uint8_t *p;
+    int64_t len, pos; /* pos in bits */
+} bitr;
+
+static int bit_get(bitr *r) {
+    if (r->pos >= r->len * 8) return -1;
+    int bit = (r->p[r->pos >> 3] >> (7 - (r->pos & 7))) & 1;
+    r->pos++;
+    return bit;
+}
+
+/* Probabilities of the next token as integer frequencies; returns the total. */
+static uint64_t model_freqs(ssx_model *m, double *sum_out) {
+    ssx_model_predict(m);
+    int64_t n = m->live, n8 = SSX_PAD(n);
+    for (int64_t i = n; i < n8; i++) m->logits[i] = SSX_PAD_LOGIT;
+    float mx = ssx_max(m->logits, n);
+    double sum = ssx_k->exp_sum(m->logits, n8, mx, m->e);
+    *sum_out = sum;
+    return ssx_k->freq(m->e, n, FREQ_SCALE / sum, m->freq);
+}
+
+static void account(ssx_model *m, int32_t c, double sum, uint64_t total) {
+    m->st.tokens++;
+    m->st.ideal_bits -= log2((double)m->e[c] / sum);
+    m->st.coded_bits -= log2((double)m->freq[c] / (double)total);
+}
+
+/* Collect the block's new tokens (sorted) and their Rice-coded ranks. */
+static int encode_new_tokens(ssx_model *m, const int32_t *tok, int64_t n) {
+    int64_t n_new = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t g = tok[i];
+        if (g < 0 || g >= m->V) return SSX_ERR_PARAM;
+        if (m->g2c[g] < 0 && !m->mark[g]) { m->mark[g] = 1; n_new++; }
+    }
+    uint32_t *gaps = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(n_new + 1));
+    int32_t *ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n_new + 1));
+    if (!gaps || !ids || ssx_model_reserve(m, m->live + (int32_t)n_new)) {
+        free(gaps); free(ids);
+        for (int64_t i = 0; i < n; i++) m->mark[tok[i]] = 0;
+        return SSX_ERR_NOMEM;
+    }
+    int64_t j = 0;
+    uint32_t rank = 0, prev = 0;
+    for (int32_t g = 0; g < m->V && j < n_new; g++) {
+        if (m->g2c[g] >= 0) continue;
+        if (m->mark[g]) {
+            gaps[j] = rank - prev;
+            prev = rank + 1;
+            ids[j++] = g;
+            m->mark[g] = 0;
+        }
+        rank++;
+    }
+    int best = 0;
+    uint64_t best_bits = rice_bits(gaps, n_new, 0);
+    for (int k = 1; k <= MAX_RICE_K; k++) {
+        uint64_t b = rice_bits(gaps, n_new, k);
+        if (b < best_bits) { best_bits = b; best = k; }
+    }
+    ssx_buf_varint(&m->out, (uint64_t)n_new);
+    ssx_buf_put(&m->out, (uint8_t)best);
+    ssx_buf_varint(&m->out, (best_bits + 7) / 8);
+    int64_t start = m->out.len;
+    bitw w = {&m->out, 0, 0};
+    for (int64_t i = 0; i < n_new; i++) rice_put(&w, gaps[i], best);
+    while (w.n) bit_put(&w, 0);
+    m->st.vocab_bytes += (uint64_t)(m->out.len - start);
+    for (int64_t i = 0; i < n_new; i++) ssx_model_add_token(m, ids[i]);
+    m->st.new_tokens += (uint64_t)n_new;
+    free(gaps);
+    free(ids);
+    return SSX_OK;
+}
+
+int64_t ssx_encode_block(ssx_model *m, const int32_t *tok, int64_t n,
+                         const uint8_t **out) {
+    if (n < 0) return SSX_ERR_PARAM;
+    m->out.len = 0;
+    m->out.failed = 0;
+    int rc = encode_new_tokens(m, tok, n);
+    if (rc) return rc;
+    int64_t start = m->out.len;
+    rc_enc e;
+    rc_enc_init(&e, &m->out);
+    for (int64_t i = 0; i < n; i++) {
+        int32_t c = m->g2c[tok[i]];
+        double sum;
+        uint64_t total = model_freqs(m, &sum);
+        uint64_t cum = 0;
+        for (int32_t j = 0; j < c; j++) cum += m->freq[j];
+        rc_encode(&e, cum, m->freq[c], total);
+        account(m, c, sum, total);
+        ssx_model_update(m, c);
+    }
+    rc_enc_finish(&e);
+    if (m->out.failed) return SSX_ERR_NOMEM;
+    m->st.payload_bytes += (uint64_t)(m->out.len - start);
+    *out = m->out.p;
+    return m->out.len;
+}
+
+static int decode_new_tokens(ssx_model *m, ssx_reader *in) {
+    uint64_t n_new = ssx_rd_varint(in);
+    int k = ssx_rd_byte(in);
+    uint64_t rice_len = ssx_rd_varint(in);
+    if (in->overrun || k > MAX_RICE_K || n_new > (uint64_t)(m->V - m->live) ||
+        rice_len > (uint64_t)(in->len - in->pos))
+        return SSX_ERR_CORRUPT;
+    if (ssx_model_reserve(m, m->live + (int32_t)n_new)) return SSX_ERR_NOMEM;
+    bitr br = {in->p + in->pos, (int64_t)rice_len, 0};
+    int32_t g = 0; /* next global id to consider */
+    uint64_t gap_rank = 0;
+    for (uint64_t i = 0; i < n_new; i++) {
+        uint64_t q = 0;
+        int bit;
+        while ((bit = bit_get(&br)) == 1) q++;
+        if (bit < 0 || q > ((uint64_t)1 << 32)) return SSX_ERR_CORRUPT;
+        uint64_t v = q << k;
+        for (int b = k - 1; b >= 0; b--) {
+            bit = bit_get(&br);
+            if (bit < 0) return SSX_ERR_CORRUPT;
+            v |= (uint64_t)bit << b;
+        }
+        /* skip v non-live ids, then take the next non-live one */
+        for (gap_rank = v + 1; g < m->V; g++)
+            if (m->g2c[g] < 0 && --gap_rank == 0) break;
+        if (g >= m->V) return SSX_ERR_CORRUPT;
+        ssx_model_add_token(m, g);
+        g++;
+    }
+    if ((br.pos + 7) / 8 != (int64_t)rice_len) return SSX_ERR_CORRUPT;
+    m->st.vocab_bytes += rice_len;
+    m->st.new_tokens += n_new;
+    in->pos += (int64_t)rice_len;
+    return SSX_OK;
+}
+
+int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len,
+                     int32_t *tok, int64_t n) {
+    if (n < 0 || len < 0) return SSX_ERR_PARAM;
+    ssx_reader in = {body, 0, len, 0};
+    int rc = decode_new_tokens(m, &in);
+    if (rc) return rc;
+    if (n > 0 && m->live == 0) return SSX_ERR_CORRUPT;
+    int64_t start = in.pos;
+    rc_dec d;
+    rc_dec_init(&d, &in);
+    for (int64_t i = 0; i < n; i++) {
+        double sum;
+        uint64_t total = model_freqs(m, &sum);
+        uint64_t v = rc_decode_target(&d, total);
+        if (v >= total) return SSX_ERR_CORRUPT;
+        uint64_t cum = 0;
+        int32_t c = 0;
+        while (cum + m->freq[c] <= v) cum += m->freq[c++];
+        rc_decode_update(&d, cum, m->freq[c]);
+        tok[i] = m->c2g[c];
+        account(m, c, sum, total);
+        ssx_model_update(m, c);
+    }
+    if (in.overrun || in.pos != len) return SSX_ERR_CORRUPT;
+    m->st.payload_bytes += (uint64_t)(len - start);
+    return SSX_OK;
+}

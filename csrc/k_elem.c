@@ -1,0 +1,109 @@
+/* k_elem.c - element-wise kernels: exp, log and the Adam update. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels.h"
+#include "mathf.h"
+#include "simd_math.h"
+
+/* log for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+ * log m = 2 atanh(s), s = (m-1)/(m+1), as a short odd series in s. */
+static inline float logf_scalar(float x) {
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int32_t e = ((bits >> 23) & 0xff) - 127;
+    bits = (bits & 0x007fffff) | 0x3f800000;
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    if (m > 1.41421356f) { m = m * 0.5f; e = e + 1; }
+    float s = (m - 1.0f) / (m + 1.0f);
+    float s2 = s * s;
+    float q = fmaf(s2, 0.111111111f, 0.142857143f);
+    q = fmaf(q, s2, 0.2f);
+    q = fmaf(q, s2, 0.333333343f);
+    q = fmaf(q, s2, 1.0f);
+    return fmaf((float)e, 0.693147182f, (s + s) * q);
+}
+
+static void vexp_scalar(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = ssx_expf(x[i]);
+}
+
+static void vlog_scalar(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = logf_scalar(x[i]);
+}
+
+static void adam_scalar(float *p, const float *g, float *m, float *v, int64_t n,
+                        const float *c) {
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i] * c[SSX_ADAM_GS];
+        m[i] = fmaf(c[SSX_ADAM_B1], m[i], c[SSX_ADAM_C1] * gi);
+        v[i] = fmaf(c[SSX_ADAM_B2], v[i], c[SSX_ADAM_C2] * (gi * gi));
+        float den = sqrtf(v[i] * c[SSX_ADAM_IBC2]) + c[SSX_ADAM_EPS];
+        p[i] = fmaf(c[SSX_ADAM_NLR], (m[i] * c[SSX_ADAM_IBC1]) / den, p[i]);
+    }
+}
+
+AVX2 static void vexp_avx2(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, expf8(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = ssx_expf(x[i]);
+}
+
+AVX2 static void vlog_avx2(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i bits = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+        __m256i e = _mm256_sub_epi32(
+            _mm256_and_si256(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(0xff)),
+            _mm256_set1_epi32(127));
+        __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
+            _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
+            _mm256_set1_epi32(0x3f800000)));
+        __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+        m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+        e = _mm256_add_epi32(e, _mm256_and_si256(_mm256_castps_si256(big),
+                                                 _mm256_set1_epi32(1)));
+        __m256 one = _mm256_set1_ps(1.0f);
+        __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
+        __m256 s2 = _mm256_mul_ps(s, s);
+        __m256 q = _mm256_fmadd_ps(s2, _mm256_set1_ps(0.111111111f),
+                                   _mm256_set1_ps(0.142857143f));
+        q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(0.2f));
+        q = _mm256_fmadd_ps(q, s2, _mm256_set1_ps(0.333333343f));
+        q = _mm256_fmadd_ps(q, s2, one);
+        __m256 r = _mm256_fmadd_ps(_mm256_cvtepi32_ps(e), _mm256_set1_ps(0.693147182f),
+                                   _mm256_mul_ps(_mm256_add_ps(s, s), q));
+        _mm256_storeu_ps(y + i, r);
+    }
+    for (; i < n; i++) y[i] = logf_scalar(x[i]);
+}
+
+AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t n,
+                           const float *c) {
+    __m256 gs = _mm256_set1_ps(c[SSX_ADAM_GS]), b1 = _mm256_set1_ps(c[SSX_ADAM_B1]),
+           c1 = _mm256_set1_ps(c[SSX_ADAM_C1]), b2 = _mm256_set1_ps(c[SSX_ADAM_B2]),
+           c2 = _mm256_set1_ps(c[SSX_ADAM_C2]), i1 = _mm256_set1_ps(c[SSX_ADAM_IBC1]),
+           i2 = _mm256_set1_ps(c[SSX_ADAM_IBC2]), nlr = _mm256_set1_ps(c[SSX_ADAM_NLR]),
+           eps = _mm256_set1_ps(c[SSX_ADAM_EPS]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
+        __m256 mi = _mm256_fmadd_ps(b1, _mm256_loadu_ps(m + i), _mm256_mul_ps(c1, gi));
+        __m256 vi = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v + i),
+                                    _mm256_mul_ps(c2, _mm256_mul_ps(gi, gi)));
+        __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(vi, i2)), eps);
+        __m256 pi = _mm256_fmadd_ps(nlr, _mm256_div_ps(_mm256_mul_ps(mi, i1), den),
+                                    _mm256_loadu_ps(p + i));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        _mm256_storeu_ps(p + i, pi);
+    }
+    if (i < n) adam_scalar(p + i, g + i, m + i, v + i, n - i, c);
+}
+
+void ssx_elem_kernels(ssx_kernel_set *k, int avx2) {
+    k->vexp = avx2 ? vexp_avx2 : vexp_scalar;
+    k->vlog = avx2 ? vlog_avx2 : vlog_scalar;
+    k->adam = avx2 ? adam_avx2 : adam_scalar;
+}

@@ -1,0 +1,65 @@
+/* kernels.h - the hot loops, each with an AVX2/FMA version and a scalar twin
+ * that performs the same IEEE operations in the same order (8 lanes emulated),
+ * so both give identical bits.  ssx_k points at the set in use. */
+#ifndef SSX_KERNELS_H
+#define SSX_KERNELS_H
+
+#include <stdint.h>
+
+#define SSX_LANES 8 /* float lanes of one AVX2 register */
+#define SSX_PAD(n) (((n) + SSX_LANES - 1) & ~(int64_t)(SSX_LANES - 1))
+#define SSX_PAD_LOGIT (-1.0e30f) /* logit of a padding slot: exp gives ~0 */
+
+typedef struct ssx_kernel_set {
+    /* e[i] = exp(x[i] - shift) for i < n8 (a multiple of 8); returns the sum
+     * of e in double, accumulated lane-wise then reduced in a fixed order. */
+    double (*exp_sum)(const float *x, int64_t n8, float shift, float *e);
+    /* f[i] = 1 + trunc(e[i] * scale) for i < n; returns the sum of f. */
+    uint64_t (*freq)(const float *e, int64_t n, double scale, uint32_t *f);
+
+    /* Element-wise (k_elem.c). y may alias x. */
+    void (*vexp)(const float *x, float *y, int64_t n);
+    void (*vlog)(const float *x, float *y, int64_t n); /* x > 0, normal */
+    /* One Adam step over n parameters with the constants c[SSX_ADAM_*]. */
+    void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);
+
+    /* Dense layers with input-major weights w[i][o] (k_linear.c), O % 8 == 0.
+     * y[t][o] += sum_i x[t][i] w[i][o]: one FMA chain over i per output. */
+    void (*lin_fwd)(const float *x, int T, int I, const float *w, int O, float *y);
+    /* dx[t][i] += dot(w[i][:], dy[t][:]): eight lanes (o % 8), fixed reduction. */
+    void (*lin_bwd_x)(const float *dy, int T, int O, const float *w, int I, float *dx);
+    /* dw[i][o] += sum_t x[t][i] dy[t][o]: one FMA chain over t per weight. */
+    void (*lin_bwd_w)(const float *x, const float *dy, int T, int I, int O, float *dw);
+
+    /* The output head over row blocks [b0, b1) of wb[b][k][8] (k_head.c);
+     * rows are vocabulary entries, k < SSX_DM; out/dl rows have stride ld. */
+    void (*head_fwd)(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
+                     float *out, int64_t ld);
+    void (*head_bwd_w)(const float *dl, int64_t ld, const float *x, int T,
+                       int64_t b0, int64_t b1, float *dwb);
+    /* part[t][k][8] = sum over blocks of dl[t][8b+l] * wb[b][k][l], per lane. */
+    void (*head_bwd_x)(const float *dl, int64_t ld, const float *wb, int T,
+                       int64_t b0, int64_t b1, float *part);
+} ssx_kernel_set;
+
+#define SSX_DM 32 /* model width; the head kernels are written for it */
+/* Adam constants: g' = g*GS; m = B1*m + C1*g'; v = B2*v + C2*g'*g';
+ * p -= LR * (m*IBC1) / (sqrt(v*IBC2) + EPS)   (NLR holds -LR). */
+enum { SSX_ADAM_B1, SSX_ADAM_C1, SSX_ADAM_B2, SSX_ADAM_C2, SSX_ADAM_IBC1,
+       SSX_ADAM_IBC2, SSX_ADAM_NLR, SSX_ADAM_EPS, SSX_ADAM_GS, SSX_ADAM_N };
+
+extern const ssx_kernel_set *ssx_k;
+
+/* Each kernel file fills its entries of a set. */
+void ssx_softmax_kernels(ssx_kernel_set *k, int avx2);
+void ssx_elem_kernels(ssx_kernel_set *k, int avx2);
+void ssx_linear_kernels(ssx_kernel_set *k, int avx2);
+void ssx_head_kernels(ssx_kernel_set *k, int avx2);
+
+float ssx_max(const float *x, int64_t n);
+/* The fixed reduction of eight float lanes shared by both paths. */
+static inline float ssx_sum8f(const float a[8]) {
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+#endif

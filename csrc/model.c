@@ -1,0 +1,159 @@
+/* model.c - model state, the live vocabulary and the count prior. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "mathf.h"
+#include "model.h"
+
+void ssx_dispatch_init(void);
+
+void ssx_config_default(ssx_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->components = SSX_USE_COUNT;
+    cfg->vocab_size = 0;
+    cfg->count_scale = 0.1f;
+    cfg->seed = 1;
+    cfg->chunk = 32;
+    cfg->lr = 0.002f;
+    cfg->label_smooth = 0.12f;
+}
+
+#define SSX_MAX_VOCAB (1 << 22)
+
+ssx_model *ssx_model_new(const ssx_config *cfg, int *err) {
+    ssx_dispatch_init();
+    *err = SSX_ERR_PARAM;
+    if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB) return NULL;
+    if (!(cfg->components & SSX_USE_COUNT)) return NULL;
+    if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
+    if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM)) return NULL;
+    if (cfg->components & SSX_USE_SSM) {
+        if (cfg->chunk < 1 || cfg->chunk > SSM_TMAX) return NULL;
+        if (!(cfg->lr > 0.0f && cfg->lr < 1.0f)) return NULL;
+        if (!(cfg->label_smooth >= 0.0f && cfg->label_smooth < 1.0f)) return NULL;
+    }
+    *err = SSX_ERR_NOMEM;
+    ssx_model *m = (ssx_model *)calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    m->threads = 1;
+    m->V = cfg->vocab_size;
+    if (cfg->components & SSX_USE_SSM) {
+        m->ssm = ssx_ssm_new(cfg->seed, cfg->chunk, cfg->lr, cfg->label_smooth);
+        if (!m->ssm) { free(m); return NULL; }
+    }
+    m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
+    m->mark = (uint8_t *)calloc((size_t)m->V, 1);
+    if (!m->g2c || !m->mark || ssx_model_reserve(m, 256)) {
+        ssx_model_free(m);
+        return NULL;
+    }
+    for (int32_t i = 0; i < m->V; i++) m->g2c[i] = -1;
+    *err = SSX_OK;
+    return m;
+}
+
+void ssx_model_free(ssx_model *m) {
+    if (!m) return;
+    free(m->g2c);
+    free(m->c2g);
+    free(m->mark);
+    free(m->count);
+    free(m->prior);
+    free(m->logits);
+    free(m->e);
+    free(m->freq);
+    free(m->out.p);
+    ssx_ssm_free(m->ssm);
+    free(m);
+}
+
+void ssx_model_set_threads(ssx_model *m, int threads) {
+    if (threads <= 0) threads = ssx_openmp_threads();
+    m->threads = threads < 1 ? 1 : threads;
+    if (m->ssm) ssx_ssm_set_threads(m->ssm, m->threads);
+}
+
+int32_t ssx_model_live(const ssx_model *m) { return m->live; }
+
+void ssx_model_stats(const ssx_model *m, ssx_stats *out) { *out = m->st; }
+
+static int grow(void **p, size_t elem, int32_t old, int32_t cap) {
+    void *np = realloc(*p, elem * (size_t)cap);
+    if (!np) return -1;
+    memset((char *)np + elem * (size_t)old, 0, elem * (size_t)(cap - old));
+    *p = np;
+    return 0;
+}
+
+int ssx_model_reserve(ssx_model *m, int32_t n) {
+    if (n <= m->cap) return SSX_OK;
+    int64_t cap = m->cap ? m->cap : 256;
+    while (cap < n) cap *= 2;
+    cap = SSX_PAD(cap);
+    int32_t old = m->cap, c = (int32_t)cap;
+    if (grow((void **)&m->c2g, sizeof(int32_t), old, c) ||
+        grow((void **)&m->count, sizeof(uint32_t), old, c) ||
+        grow((void **)&m->prior, sizeof(float), old, c) ||
+        grow((void **)&m->logits, sizeof(float), old, c) ||
+        grow((void **)&m->e, sizeof(float), old, c) ||
+        grow((void **)&m->freq, sizeof(uint32_t), old, c) ||
+        (m->ssm && ssx_ssm_reserve(m->ssm, c)))
+        return SSX_ERR_NOMEM;
+    m->cap = c;
+    return SSX_OK;
+}
+
+void ssx_model_add_token(ssx_model *m, int32_t g) {
+    int32_t c = m->live++;
+    m->g2c[g] = c;
+    m->c2g[c] = g;
+    m->count[c] = 0;
+    m->prior[c] = 0.0f; /* scale * log(0 + 1) */
+    if (m->ssm) ssx_ssm_add_row(m->ssm, c);
+}
+
+/* logits = SSM + s * count prior, s = clip(0.4 + 0.6 H / 5.5, 0.2, 2.5) from
+ * the SSM's entropy H; the count prior alone until the SSM has trained. */
+void ssx_model_predict(ssx_model *m) {
+    double h;
+    if (m->ssm && ssx_ssm_predict(m->ssm, m->live, m->logits, &h)) {
+        double sc = 0.4 + 0.6 * h / 5.5;
+        float s = (float)(sc < 0.2 ? 0.2 : sc > 2.5 ? 2.5 : sc);
+        for (int32_t i = 0; i < m->live; i++) m->logits[i] += s * m->prior[i];
+    } else {
+        memcpy(m->logits, m->prior, sizeof(float) * (size_t)m->live);
+    }
+}
+
+void ssx_model_update(ssx_model *m, int32_t c) {
+    uint32_t n = m->count[c] < UINT32_MAX ? ++m->count[c] : m->count[c];
+    m->prior[c] = (float)(m->cfg.count_scale * ssx_log((double)n + 1.0));
+    if (m->ssm) ssx_ssm_observe(m->ssm, c, m->live);
+}
+
+/* ---- test access to the SSM ---- */
+
+int ssx_test_add_tokens(ssx_model *m, int32_t n) {
+    if (n < 0 || n > m->V || ssx_model_reserve(m, n)) return SSX_ERR_PARAM;
+    for (int32_t g = m->live; g < n; g++) ssx_model_add_token(m, g);
+    return SSX_OK;
+}
+
+int64_t ssx_test_ssm_group(ssx_model *m, int which, int grad, float *buf, int64_t n, int set) {
+    return m->ssm ? ssx_ssm_group(m->ssm, which, grad, buf, n, set, m->live) : -1;
+}
+
+void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set) {
+    if (m->ssm) ssx_ssm_state(m->ssm, h, conv, set);
+}
+
+double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
+                          float *logits) {
+    return m->ssm ? ssx_ssm_chunk_grads(m->ssm, in, tgt, T, m->live, logits) : -1.0;
+}
+
+void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps) {
+    if (m->ssm) ssx_ssm_train_chunk(m->ssm, in, tgt, T, m->live, steps);
+}

@@ -1,0 +1,37 @@
+/* model.h - the mixture that predicts the next token over the live vocabulary. */
+#ifndef SSX_MODEL_H
+#define SSX_MODEL_H
+
+#include "buf.h"
+#include "ssm.h"
+#include "statesmix.h"
+
+struct ssx_model {
+    ssx_config cfg;
+    int threads;
+    int32_t V;     /* global vocabulary size */
+    int32_t live;  /* live (compact) vocabulary size */
+    int32_t cap;   /* allocated compact slots, a multiple of SSX_LANES */
+    int32_t *g2c;  /* global id -> compact id, -1 while not live */
+    int32_t *c2g;  /* compact id -> global id */
+    uint8_t *mark; /* V scratch flags for collecting a block's new tokens */
+    uint32_t *count;  /* occurrences so far, per compact id */
+    float *prior;     /* count_scale * log(count + 1), per compact id */
+    float *logits;    /* mixed logits of the next token (padded) */
+    float *e;         /* exp(logit - max) (padded) */
+    uint32_t *freq;   /* integer frequencies for the coder */
+    ssx_buf out;      /* encoder output */
+    ssx_stats st;
+    ssx_ssm *ssm; /* NULL unless SSX_USE_SSM */
+};
+
+/* Make room for `n` live tokens (compact slots); 0 or SSX_ERR_NOMEM. */
+int ssx_model_reserve(ssx_model *m, int32_t n);
+/* Append global id g to the live vocabulary. */
+void ssx_model_add_token(ssx_model *m, int32_t g);
+/* Fill m->logits[0..live) for the next position. */
+void ssx_model_predict(ssx_model *m);
+/* Learn from the compact token c that was just coded. */
+void ssx_model_update(ssx_model *m, int32_t c);
+
+#endif

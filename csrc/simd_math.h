@@ -1,0 +1,33 @@
+/* simd_math.h - the AVX2 twins of mathf.h's scalar functions. */
+#ifndef SSX_SIMD_MATH_H
+#define SSX_SIMD_MATH_H
+
+#include <immintrin.h>
+
+#include "mathf.h"
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* Lane-wise twin of ssx_expf: identical operations, identical bits. */
+AVX2 static inline __m256 expf8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(SSX_EXPF_LO));
+    x = _mm256_min_ps(x, _mm256_set1_ps(SSX_EXPF_HI));
+    __m256 magic = _mm256_set1_ps(SSX_ROUND_MAGIC_F);
+    __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(SSX_LOG2E_F));
+    __m256 n = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SSX_LN2_HI_F), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SSX_LN2_LO_F), r);
+    __m256 p = _mm256_set1_ps(1.98412698e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.38888889e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.33333377e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.16666679e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.66666672e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+#endif

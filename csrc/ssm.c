@@ -1,0 +1,708 @@
+/* ssm.c - the online Mamba-style SSM: forward, truncated BPTT over a chunk,
+ * Adam.  The spec is in tests/ssm_ref.py (float64 numpy), which the tests
+ * compare this file against.
+ *
+ * Every reduction has a fixed order: the dispatched kernels (kernels.h) give
+ * identical bits on the AVX2 and scalar paths, plain C here is compiled once
+ * for both, and the vocabulary is cut into super-blocks of SB_ROWS rows whose
+ * partial results are combined in order, whatever the thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "kernels.h"
+#include "mathf.h"
+#include "ssm.h"
+
+#define DM SSM_DM
+#define DS SSM_DS
+#define DC SSM_DC
+#define DI SSM_DI
+#define NL SSM_NL
+#define XP SSM_XP
+#define TM SSM_TMAX
+#define SB_BLOCKS 64 /* row blocks of 8 per super-block */
+#define SB_ROWS (SB_BLOCKS * 8)
+#define LN_EPS 1e-5f
+
+enum { P_LN_G, P_LN_B, P_IN_W, P_CONV_W, P_CONV_B, P_X_W, P_DT_W, P_DT_B, P_A_LOG,
+       P_D, P_OUT_W, P_GROUPS };
+static const int group_size[P_GROUPS] = {DM, DM, DM * 2 * DI, DI * DC, DI, DI * XP,
+                                         DI, DI, DI * DS, DI, DI * DM};
+#define LAYER_SIZE (DM + DM + DM * 2 * DI + DI * DC + DI + DI * XP + DI + DI + DI * DS + DI + DI * DM)
+#define NFIX (NL * LAYER_SIZE + 2 * DM)
+
+typedef struct layer {
+    float *g[P_GROUPS]; /* pointers into a flat array, one per group */
+} layer;
+
+/* Activations of one layer for the positions of a chunk. */
+typedef struct lcache {
+    float xin[TM][DM], xhat[TM][DM], rstd[TM], u[TM][DM];
+    float v[TM][2 * DI];       /* xs | z */
+    float win[TM + DC - 1][DI]; /* conv inputs: the state's DC-1, then xs_t */
+    float xconv[TM][DI], sigc[TM][DI], xc[TM][DI];
+    float p[TM][XP]; /* B | C | delta | zero padding */
+    float pre[TM][DI], sigp[TM][DI], delta[TM][DI];
+    float dA[TM][DI * DS], h[TM][DI * DS];
+    float h0[DI * DS]; /* state at the chunk start */
+    float y[TM][DI], sigz[TM][DI], sz[TM][DI], g[TM][DI];
+    float A[DI * DS]; /* -exp(A_log), refreshed after each update */
+} lcache;
+
+struct ssx_ssm {
+    int chunk, threads;
+    float lr, ls;
+    uint32_t seed;
+    int32_t cap;   /* vocabulary rows allocated */
+    float *P, *G, *M, *V; /* fixed parameters, their gradients and Adam moments */
+    layer pl[NL], gl[NL];
+    float *E, *gE, *mE, *vE;   /* [cap][DM] */
+    float *W, *gW, *mW, *vW;   /* blocked [cap/8][DM][8] */
+    float *L, *X;              /* [TM][cap]: logits (then dlogits), exp(logit - max) */
+    double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
+    float mx[TM];
+    float *part;               /* head_bwd_x partials: [nsb][TM][DM][8] */
+    double *red;               /* per super-block double partials */
+    lcache lc[NL];
+    float xL[TM][DM], xfhat[TM][DM], rstdf[TM], xf[TM][DM];
+    float dX[TM][DM], dxf[TM][DM];
+    int32_t a[TM], b[TM], ve_at[TM];
+    int n;        /* pairs collected in the current chunk */
+    int32_t prev; /* last token, the input of the next position (-1: none) */
+    int64_t chunks, adam_t;
+    double pow1, pow2;
+    struct { /* backward scratch of one layer */
+        float dg[TM][DI], dy[TM][DI], dv[TM][2 * DI], dxc[TM][DI];
+        float dp[TM][XP], du[TM][DM], dxs[TM + DC - 1][DI], dh[DI * DS];
+    } bs;
+    int trained;
+};
+
+/* ---- deterministic initialisation ---- */
+
+static uint64_t mix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* N(0, std^2) for (seed, stream, index): a sum of 12 uniforms (Irwin-Hall),
+ * no transcendental functions, independent of allocation order. */
+static float init_normal(uint32_t seed, uint32_t stream, uint64_t index, float std) {
+    uint64_t base = mix64(((uint64_t)seed << 32) ^ stream) ^ mix64(index);
+    double s = -6.0;
+    for (int j = 0; j < 12; j++) s += (double)(mix64(base + (uint64_t)j) >> 40) * (1.0 / 16777216.0);
+    return (float)(s * std);
+}
+
+static void bind(layer L[NL], float *base) {
+    for (int l = 0; l < NL; l++) {
+        float *p = base + (size_t)l * LAYER_SIZE;
+        for (int g = 0; g < P_GROUPS; g++) {
+            L[l].g[g] = p;
+            p += group_size[g];
+        }
+    }
+}
+
+#define LNF_G(base) ((base) + NL * LAYER_SIZE)
+#define LNF_B(base) ((base) + NL * LAYER_SIZE + DM)
+
+static void refresh_A(ssx_ssm *s) {
+    for (int l = 0; l < NL; l++) {
+        float *A = s->lc[l].A;
+        ssx_k->vexp(s->pl[l].g[P_A_LOG], A, DI * DS);
+        for (int i = 0; i < DI * DS; i++) A[i] = -A[i];
+    }
+}
+
+static void init_params(ssx_ssm *s) {
+    for (int l = 0; l < NL; l++) {
+        float **g = s->pl[l].g;
+        uint32_t st = 16u * (uint32_t)l + 3u;
+        for (int i = 0; i < DM; i++) { g[P_LN_G][i] = 1.0f; g[P_LN_B][i] = 0.0f; }
+        for (int i = 0; i < DM * 2 * DI; i++) g[P_IN_W][i] = init_normal(s->seed, st + 0, i, 0.02f);
+        for (int i = 0; i < DI * DC; i++) g[P_CONV_W][i] = init_normal(s->seed, st + 1, i, 0.02f);
+        for (int i = 0; i < DI; i++) g[P_CONV_B][i] = init_normal(s->seed, st + 2, i, 0.1f);
+        for (int i = 0; i < DI; i++)
+            for (int o = 0; o < XP; o++)
+                g[P_X_W][i * XP + o] = o < 2 * DS + 1 ? init_normal(s->seed, st + 3, i * XP + o, 0.02f) : 0.0f;
+        for (int i = 0; i < DI; i++) g[P_DT_W][i] = init_normal(s->seed, st + 4, i, 0.02f);
+        for (int i = 0; i < DI; i++) g[P_DT_B][i] = init_normal(s->seed, st + 5, i, 0.1f);
+        for (int i = 0; i < DI; i++)
+            for (int j = 0; j < DS; j++) g[P_A_LOG][i * DS + j] = (float)ssx_log((double)(j + 1));
+        for (int i = 0; i < DI; i++) g[P_D][i] = 1.0f;
+        for (int i = 0; i < DI * DM; i++) g[P_OUT_W][i] = init_normal(s->seed, st + 6, i, 0.02f);
+    }
+    for (int i = 0; i < DM; i++) { LNF_G(s->P)[i] = 1.0f; LNF_B(s->P)[i] = 0.0f; }
+    refresh_A(s);
+}
+
+/* ---- lifetime ---- */
+
+ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth) {
+    if (chunk < 1 || chunk > TM) return NULL;
+    ssx_ssm *s = (ssx_ssm *)calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->chunk = chunk;
+    s->threads = 1;
+    s->lr = lr;
+    s->ls = label_smooth;
+    s->seed = seed;
+    s->prev = -1;
+    s->pow1 = s->pow2 = 1.0;
+    s->P = (float *)calloc(4 * (size_t)NFIX, sizeof(float));
+    if (!s->P) { free(s); return NULL; }
+    s->G = s->P + NFIX;
+    s->M = s->G + NFIX;
+    s->V = s->M + NFIX;
+    bind(s->pl, s->P);
+    bind(s->gl, s->G);
+    init_params(s);
+    return s;
+}
+
+void ssx_ssm_free(ssx_ssm *s) {
+    if (!s) return;
+    free(s->P);
+    free(s->E); free(s->gE); free(s->mE); free(s->vE);
+    free(s->W); free(s->gW); free(s->mW); free(s->vW);
+    free(s->L); free(s->X); free(s->part); free(s->red);
+    free(s);
+}
+
+void ssx_ssm_set_threads(ssx_ssm *s, int threads) { s->threads = threads < 1 ? 1 : threads; }
+
+static int regrow(float **p, size_t old, size_t n) {
+    float *q = (float *)realloc(*p, n * sizeof(float));
+    if (!q) return -1;
+    memset(q + old, 0, (n - old) * sizeof(float));
+    *p = q;
+    return 0;
+}
+
+int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
+    if (cap <= s->cap) return 0;
+    size_t o = (size_t)s->cap * DM, n = (size_t)cap * DM;
+    float **rows[] = {&s->E, &s->gE, &s->mE, &s->vE, &s->W, &s->gW, &s->mW, &s->vW};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        if (regrow(rows[i], o, n)) return -1;
+    /* L and X keep stride cap: their content is per chunk and need not survive,
+     * except that a growing vocabulary invalidates the chunk's logits (ve_at). */
+    free(s->L);
+    free(s->X);
+    s->L = (float *)calloc((size_t)TM * cap, sizeof(float));
+    s->X = (float *)calloc((size_t)TM * cap, sizeof(float));
+    int nsb = (cap + SB_ROWS - 1) / SB_ROWS;
+    free(s->part);
+    free(s->red);
+    s->part = (float *)malloc((size_t)nsb * TM * DM * 8 * sizeof(float));
+    s->red = (double *)malloc((size_t)nsb * TM * 2 * sizeof(double));
+    if (!s->L || !s->X || !s->part || !s->red) return -1;
+    for (int t = 0; t < TM; t++) s->ve_at[t] = -1;
+    s->cap = cap;
+    return 0;
+}
+
+void ssx_ssm_add_row(ssx_ssm *s, int32_t c) {
+    for (int k = 0; k < DM; k++) {
+        s->E[(size_t)c * DM + k] = init_normal(s->seed, 1, (uint64_t)c * DM + k, 0.02f);
+        s->W[((size_t)(c / 8) * DM + k) * 8 + c % 8] =
+            init_normal(s->seed, 2, (uint64_t)c * DM + k, 0.02f);
+    }
+}
+
+/* ---- forward ---- */
+
+static void layernorm(const float *x, float *xhat, float *rstd, float *u,
+                      const float *gain, const float *bias) {
+    float mean = 0.0f, var = 0.0f;
+    for (int k = 0; k < DM; k++) mean += x[k];
+    mean = mean / DM;
+    for (int k = 0; k < DM; k++) { float d = x[k] - mean; var += d * d; }
+    float r = 1.0f / sqrtf(var / DM + LN_EPS);
+    *rstd = r;
+    for (int k = 0; k < DM; k++) {
+        xhat[k] = (x[k] - mean) * r;
+        u[k] = xhat[k] * gain[k] + bias[k];
+    }
+}
+
+/* sig = 1 / (1 + exp(-x)) over n values, through the exp kernel. */
+static void sigmoid_n(const float *x, float *sig, int n) {
+    for (int i = 0; i < n; i++) sig[i] = -x[i];
+    ssx_k->vexp(sig, sig, n);
+    for (int i = 0; i < n; i++) sig[i] = 1.0f / (1.0f + sig[i]);
+}
+
+/* One layer over positions [t0, t0+T): x (in/out, [T][DM]) is the residual
+ * stream.  The recurrent state is h0 / h[t-1] and win[t .. t+DC-2]. */
+static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM]) {
+    lcache *c = &s->lc[l];
+    float **g = s->pl[l].g;
+    for (int t = t0; t < t0 + T; t++) {
+        memcpy(c->xin[t], x[t], sizeof c->xin[t]);
+        layernorm(x[t], c->xhat[t], &c->rstd[t], c->u[t], g[P_LN_G], g[P_LN_B]);
+    }
+    memset(c->v[t0], 0, sizeof(float) * 2 * DI * T);
+    ssx_k->lin_fwd(c->u[t0], T, DM, g[P_IN_W], 2 * DI, c->v[t0]);
+    for (int t = t0; t < t0 + T; t++) {
+        memcpy(c->win[t + DC - 1], c->v[t], sizeof(float) * DI);
+        for (int i = 0; i < DI; i++) {
+            float acc = g[P_CONV_B][i];
+            for (int k = 0; k < DC; k++) acc += g[P_CONV_W][i * DC + k] * c->win[t + k][i];
+            c->xconv[t][i] = acc;
+        }
+    }
+    sigmoid_n(c->xconv[t0], c->sigc[t0], DI * T);
+    for (int t = t0; t < t0 + T; t++)
+        for (int i = 0; i < DI; i++) c->xc[t][i] = c->xconv[t][i] * c->sigc[t][i];
+    memset(c->p[t0], 0, sizeof(float) * XP * T);
+    ssx_k->lin_fwd(c->xc[t0], T, DI, g[P_X_W], XP, c->p[t0]);
+    for (int t = t0; t < t0 + T; t++) {
+        float d = c->p[t][2 * DS];
+        for (int i = 0; i < DI; i++) c->pre[t][i] = d * g[P_DT_W][i] + g[P_DT_B][i];
+    }
+    /* softplus(a) = log(1 + exp(a)), = a beyond 20 where the log adds < 2^-28 */
+    sigmoid_n(c->pre[t0], c->sigp[t0], DI * T);
+    ssx_k->vexp(c->pre[t0], c->delta[t0], DI * T);
+    for (int t = t0; t < t0 + T; t++)
+        for (int i = 0; i < DI; i++) c->delta[t][i] = 1.0f + c->delta[t][i];
+    ssx_k->vlog(c->delta[t0], c->delta[t0], DI * T);
+    for (int t = t0; t < t0 + T; t++)
+        for (int i = 0; i < DI; i++)
+            if (c->pre[t][i] > 20.0f) c->delta[t][i] = c->pre[t][i];
+    for (int t = t0; t < t0 + T; t++) {
+        float *dA = c->dA[t];
+        for (int i = 0; i < DI; i++)
+            for (int j = 0; j < DS; j++) dA[i * DS + j] = c->delta[t][i] * c->A[i * DS + j];
+        ssx_k->vexp(dA, dA, DI * DS);
+        const float *hp = t > 0 ? c->h[t - 1] : c->h0;
+        float *h = c->h[t];
+        const float *B = c->p[t], *C = c->p[t] + DS;
+        for (int i = 0; i < DI; i++) {
+            float bx = c->delta[t][i] * c->xc[t][i];
+            float y = 0.0f;
+            for (int j = 0; j < DS; j++) {
+                h[i * DS + j] = dA[i * DS + j] * hp[i * DS + j] + bx * B[j];
+                y += h[i * DS + j] * C[j];
+            }
+            c->y[t][i] = y + g[P_D][i] * c->xc[t][i];
+        }
+    }
+    for (int t = t0; t < t0 + T; t++) sigmoid_n(c->v[t] + DI, c->sigz[t], DI);
+    for (int t = t0; t < t0 + T; t++)
+        for (int i = 0; i < DI; i++) {
+            c->sz[t][i] = c->v[t][DI + i] * c->sigz[t][i];
+            c->g[t][i] = c->y[t][i] * c->sz[t][i];
+        }
+    ssx_k->lin_fwd(c->g[t0], T, DI, g[P_OUT_W], DM, x[t0]);
+}
+
+/* Embedding, layers and final LayerNorm for positions [t0, t0+T). */
+static void forward_layers(ssx_ssm *s, int t0, int T) {
+    float (*x)[DM] = s->xL;
+    for (int t = t0; t < t0 + T; t++)
+        memcpy(x[t], s->E + (size_t)s->a[t] * DM, sizeof x[t]);
+    for (int l = 0; l < NL; l++) layer_forward(s, l, t0, T, x);
+    for (int t = t0; t < t0 + T; t++)
+        layernorm(x[t], s->xfhat[t], &s->rstdf[t], s->xf[t], LNF_G(s->P), LNF_B(s->P));
+}
+
+static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
+
+/* Head logits, softmax sums and entropy terms for positions [t0, t0+T):
+ * per super-block partials, combined in super-block order. */
+static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve) {
+    int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
+    int nsb = nsb_of(ve);
+    float *L = s->L + t0 * ld;
+    /* phase 1: logits, padding rows excluded by a very negative logit */
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+    for (int sb = 0; sb < nsb; sb++) {
+        int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
+        ssx_k->head_fwd(s->W, b0, b1, s->xf[t0], T, L, ld);
+    }
+    for (int t = 0; t < T; t++) {
+        for (int64_t v = ve; v < ve8; v++) L[t * ld + v] = SSX_PAD_LOGIT;
+        s->mx[t0 + t] = ssx_max(L + t * ld, ve);
+    }
+    /* phase 2: exp, sums */
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+    for (int sb = 0; sb < nsb; sb++) {
+        int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
+        for (int t = 0; t < T; t++) {
+            const float *l = L + t * ld;
+            float *e = s->X + (t0 + t) * ld;
+            float m = s->mx[t0 + t];
+            double sum = ssx_k->exp_sum(l + v0, v1 - v0, m, e + v0);
+            double lanes[8] = {0};
+            for (int64_t v = v0; v < v1; v += 8)
+                for (int q = 0; q < 8; q++)
+                    if (v + q < ve) lanes[q] += (double)e[v + q] * (double)(l[v + q] - m);
+            double hs = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                        ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+            s->red[((size_t)sb * TM + t) * 2] = sum;
+            s->red[((size_t)sb * TM + t) * 2 + 1] = hs;
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        double sum = 0.0, hs = 0.0;
+        for (int sb = 0; sb < nsb; sb++) {
+            sum += s->red[((size_t)sb * TM + t) * 2];
+            hs += s->red[((size_t)sb * TM + t) * 2 + 1];
+        }
+        s->S[t0 + t] = sum;
+        s->Hs[t0 + t] = hs;
+        s->ve_at[t0 + t] = ve;
+    }
+}
+
+/* ---- backward ---- */
+
+static void layernorm_backward(const float *du, const float *xhat, float rstd,
+                               const float *gain, float *dgain, float *dbias, float *dx) {
+    float dxh[DM], m1 = 0.0f, m2 = 0.0f;
+    for (int k = 0; k < DM; k++) {
+        dxh[k] = du[k] * gain[k];
+        dgain[k] += du[k] * xhat[k];
+        dbias[k] += du[k];
+        m1 += dxh[k];
+        m2 += dxh[k] * xhat[k];
+    }
+    m1 = m1 / DM;
+    m2 = m2 / DM;
+    for (int k = 0; k < DM; k++) dx[k] += rstd * (dxh[k] - m1 - xhat[k] * m2);
+}
+
+/* Backward through layer l for positions [0, T); dX holds the gradient of
+ * the layer's output on entry and of its input on return. */
+static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
+    lcache *c = &s->lc[l];
+    float **g = s->pl[l].g, **G = s->gl[l].g;
+    float (*dg)[DI] = s->bs.dg, (*dy)[DI] = s->bs.dy, (*dv)[2 * DI] = s->bs.dv;
+    float (*dxc)[DI] = s->bs.dxc, (*dp)[XP] = s->bs.dp, (*du)[DM] = s->bs.du;
+    float (*dxs)[DI] = s->bs.dxs, *dh = s->bs.dh;
+    memset(dg, 0, sizeof(float) * DI * T);
+    ssx_k->lin_bwd_x(dX[0], T, DM, g[P_OUT_W], DI, dg[0]);
+    ssx_k->lin_bwd_w(c->g[0], dX[0], T, DI, DM, G[P_OUT_W]);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < DI; i++) {
+            float sg = c->sigz[t][i], z = c->v[t][DI + i];
+            dy[t][i] = dg[t][i] * c->sz[t][i];
+            dv[t][DI + i] = dg[t][i] * c->y[t][i] * (sg * (1.0f + z * (1.0f - sg)));
+        }
+    memset(dh, 0, sizeof s->bs.dh);
+    memset(dp, 0, sizeof(float) * XP * T);
+    for (int t = T - 1; t >= 0; t--) {
+        const float *hp = t > 0 ? c->h[t - 1] : c->h0;
+        const float *h = c->h[t], *dA = c->dA[t], *B = c->p[t], *C = c->p[t] + DS;
+        float *dB = dp[t], *dC = dp[t] + DS;
+        float ddelta_sum = 0.0f;
+        for (int i = 0; i < DI; i++) {
+            float dyi = dy[t][i], xci = c->xc[t][i], di = c->delta[t][i];
+            float dd = 0.0f, dbx = 0.0f;
+            G[P_D][i] += dyi * xci;
+            float dx_i = dyi * g[P_D][i];
+            for (int j = 0; j < DS; j++) {
+                int q = i * DS + j;
+                float dhq = dh[q] + dyi * C[j];
+                dC[j] += dyi * h[q];
+                float t1 = dhq * hp[q] * dA[q];
+                dd += t1 * c->A[q];
+                G[P_A_LOG][q] += t1 * di * c->A[q];
+                dbx += dhq * B[j];
+                dB[j] += dhq * (di * xci);
+                dh[q] = dhq * dA[q];
+            }
+            dd += dbx * xci;
+            dx_i += dbx * di;
+            dxc[t][i] = dx_i;
+            float dpre = dd * c->sigp[t][i];
+            G[P_DT_W][i] += dpre * c->p[t][2 * DS];
+            G[P_DT_B][i] += dpre;
+            ddelta_sum += dpre * g[P_DT_W][i];
+        }
+        dp[t][2 * DS] = ddelta_sum;
+    }
+    ssx_k->lin_bwd_w(c->xc[0], dp[0], T, DI, XP, G[P_X_W]);
+    ssx_k->lin_bwd_x(dp[0], T, XP, g[P_X_W], DI, dxc[0]);
+    memset(dxs, 0, sizeof(float) * DI * (T + DC - 1));
+    for (int t = T - 1; t >= 0; t--)
+        for (int i = 0; i < DI; i++) {
+            float sg = c->sigc[t][i], xv = c->xconv[t][i];
+            float dxv = dxc[t][i] * (sg * (1.0f + xv * (1.0f - sg)));
+            G[P_CONV_B][i] += dxv;
+            for (int k = 0; k < DC; k++) {
+                G[P_CONV_W][i * DC + k] += dxv * c->win[t + k][i];
+                dxs[t + k][i] += dxv * g[P_CONV_W][i * DC + k];
+            }
+        }
+    for (int t = 0; t < T; t++) memcpy(dv[t], dxs[t + DC - 1], sizeof(float) * DI);
+    ssx_k->lin_bwd_w(c->u[0], dv[0], T, DM, 2 * DI, G[P_IN_W]);
+    memset(du, 0, sizeof(float) * DM * T);
+    ssx_k->lin_bwd_x(dv[0], T, 2 * DI, g[P_IN_W], DM, du[0]);
+    for (int t = 0; t < T; t++)
+        layernorm_backward(du[t], c->xhat[t], c->rstd[t], g[P_LN_G], G[P_LN_G], G[P_LN_B],
+                           dX[t]);
+}
+
+/* Gradients of the mean label-smoothed cross-entropy over the chunk, from
+ * the head activations in L/X/S; returns the loss. */
+static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
+    int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
+    int nsb = nsb_of(ve);
+    float inv_t = 1.0f / (float)T, smooth = s->ls / (float)ve * inv_t,
+          hit = (1.0f - s->ls) * inv_t;
+    double loss = 0.0;
+    for (int t = 0; t < T && want_loss; t++) {
+        /* -log p_v = log S - (l_v - max) */
+        double lse = ssx_log(s->S[t]);
+        const float *l = s->L + t * ld;
+        double mean_nl = 0.0;
+        for (int64_t v = 0; v < ve; v++) mean_nl += lse - (double)(l[v] - s->mx[t]);
+        loss += (1.0 - s->ls) * (lse - (double)(l[s->b[t]] - s->mx[t])) +
+                s->ls * mean_nl / ve;
+    }
+    memset(s->G, 0, sizeof(float) * NFIX);
+    memset(s->gW, 0, sizeof(float) * (size_t)ve8 * DM);
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+    for (int sb = 0; sb < nsb; sb++) {
+        int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
+        for (int t = 0; t < T; t++) {
+            float *d = s->L + t * ld;
+            const float *e = s->X + t * ld;
+            float invs = (float)(1.0 / s->S[t]);
+            for (int64_t v = b0 * 8; v < b1 * 8; v++)
+                d[v] = v < ve ? (e[v] * invs) * inv_t - smooth : 0.0f;
+            if (s->b[t] >= b0 * 8 && s->b[t] < b1 * 8) d[s->b[t]] -= hit;
+        }
+        ssx_k->head_bwd_w(s->L, ld, s->xf[0], T, b0, b1, s->gW);
+        float *part = s->part + (size_t)sb * TM * DM * 8;
+        memset(part, 0, sizeof(float) * T * DM * 8);
+        ssx_k->head_bwd_x(s->L, ld, s->W, T, b0, b1, part);
+    }
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < DM; k++) {
+            float lanes[8];
+            for (int q = 0; q < 8; q++) {
+                float acc = 0.0f;
+                for (int sb = 0; sb < nsb; sb++)
+                    acc += s->part[(((size_t)sb * TM + t) * DM + k) * 8 + q];
+                lanes[q] = acc;
+            }
+            s->dxf[t][k] = ssx_sum8f(lanes);
+        }
+    memset(s->dX, 0, sizeof(float) * DM * T);
+    for (int t = 0; t < T; t++)
+        layernorm_backward(s->dxf[t], s->xfhat[t], s->rstdf[t], LNF_G(s->P), LNF_G(s->G),
+                           LNF_B(s->G), s->dX[t]);
+    for (int l = NL - 1; l >= 0; l--) layer_backward(s, l, T, s->dX);
+    for (int t = 0; t < T; t++) {
+        float *ge = s->gE + (size_t)s->a[t] * DM;
+        for (int k = 0; k < DM; k++) ge[k] += s->dX[t][k];
+    }
+    return loss / T;
+}
+
+/* ---- Adam ---- */
+
+/* Sum of squares in eight double lanes; n is a multiple of 8. */
+static double sumsq(const float *g, int64_t n) {
+    double lanes[8] = {0};
+    for (int64_t i = 0; i < n; i += 8)
+        for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
+    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
+static void adam(ssx_ssm *s, int T, int32_t ve) {
+    int64_t ve8 = (int64_t)(ve + 7) / 8 * 8;
+    /* E's gradient lives in the chunk's input rows only: sum each row once */
+    double nrm = sumsq(s->G, NFIX);
+    uint8_t seen[TM] = {0};
+    for (int t = 0; t < T; t++) {
+        int dup = 0;
+        for (int u = 0; u < t && !dup; u++) dup = s->a[u] == s->a[t];
+        if (!dup) { seen[t] = 1; nrm += sumsq(s->gE + (size_t)s->a[t] * DM, DM); }
+    }
+    int nsb = nsb_of(ve);
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+    for (int sb = 0; sb < nsb; sb++) {
+        int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
+        s->red[sb] = sumsq(s->gW + v0 * DM, (v1 - v0) * DM);
+    }
+    for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb];
+    double gn = sqrt(nrm);
+    s->adam_t++;
+    s->pow1 *= 0.9; /* beta^t, for the bias corrections */
+    s->pow2 *= 0.999;
+    double bc1 = s->pow1, bc2 = s->pow2;
+    float c[SSX_ADAM_N];
+    c[SSX_ADAM_B1] = 0.9f;
+    c[SSX_ADAM_C1] = 0.1f;
+    c[SSX_ADAM_B2] = 0.999f;
+    c[SSX_ADAM_C2] = 0.001f;
+    c[SSX_ADAM_IBC1] = (float)(1.0 / (1.0 - bc1));
+    c[SSX_ADAM_IBC2] = (float)(1.0 / (1.0 - bc2));
+    c[SSX_ADAM_NLR] = -s->lr;
+    c[SSX_ADAM_EPS] = 1e-8f;
+    c[SSX_ADAM_GS] = gn > 5.0 ? (float)(5.0 / gn) : 1.0f;
+    ssx_k->adam(s->P, s->G, s->M, s->V, NFIX, c);
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+    for (int sb = 0; sb < nsb; sb++) {
+        int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
+        int64_t e1 = v1 < ve ? v1 : ve;
+        ssx_k->adam(s->W + v0 * DM, s->gW + v0 * DM, s->mW + v0 * DM, s->vW + v0 * DM,
+                    (v1 - v0) * DM, c);
+        if (e1 > v0)
+            ssx_k->adam(s->E + v0 * DM, s->gE + v0 * DM, s->mE + v0 * DM, s->vE + v0 * DM,
+                        (e1 - v0) * DM, c);
+    }
+    for (int t = 0; t < T; t++)
+        if (seen[t]) memset(s->gE + (size_t)s->a[t] * DM, 0, sizeof(float) * DM);
+    refresh_A(s);
+}
+
+/* ---- chunk training ---- */
+
+static void state_to_next_chunk(ssx_ssm *s, int T) {
+    for (int l = 0; l < NL; l++) {
+        lcache *c = &s->lc[l];
+        memcpy(c->h0, c->h[T - 1], sizeof c->h0);
+        memmove(c->win[0], c->win[T], sizeof(float) * DI * (DC - 1));
+    }
+}
+
+static int steps_for_chunk(int64_t k) { return k <= 10 ? 8 : k <= 30 ? 4 : 2; }
+
+static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
+    int reuse = 1;
+    for (int t = 0; t < T; t++) reuse &= s->ve_at[t] == ve;
+    for (int step = 0; step < steps; step++) {
+        if (step > 0 || !reuse) {
+            forward_layers(s, 0, T);
+            head_forward(s, 0, T, ve);
+        }
+        backward(s, T, ve, 0);
+        adam(s, T, ve);
+    }
+    forward_layers(s, 0, T); /* the state after the chunk, with the new parameters */
+    for (int t = 0; t < T; t++) s->ve_at[t] = -1;
+    state_to_next_chunk(s, T);
+    s->trained = 1;
+}
+
+int ssx_ssm_predict(ssx_ssm *s, int32_t ve, float *out, double *entropy) {
+    if (s->prev < 0) return 0;
+    int t = s->n;
+    s->a[t] = s->prev;
+    forward_layers(s, t, 1);
+    head_forward(s, t, 1, ve);
+    if (!s->trained) return 0;
+    memcpy(out, s->L + (int64_t)t * s->cap, sizeof(float) * (size_t)ve);
+    *entropy = ssx_log(s->S[t]) - s->Hs[t] / s->S[t];
+    return 1;
+}
+
+void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve) {
+    if (s->prev >= 0) {
+        s->b[s->n++] = c;
+        if (s->n == s->chunk) {
+            s->chunks++;
+            train(s, s->chunk, ve, steps_for_chunk(s->chunks));
+            s->n = 0;
+        }
+    }
+    s->prev = c;
+}
+
+/* ---- test access ---- */
+
+/* Reference layout <-> storage: in_w, x_w and out_w are stored transposed
+ * (input-major), x_w padded to XP outputs, W in blocks of eight rows. */
+int64_t ssx_ssm_group(ssx_ssm *s, int which, int grad, float *buf, int64_t n, int set,
+                      int32_t ve) {
+    float *base = grad ? s->G : s->P;
+    if (which == 0 || which == 1) {
+        int64_t size = (int64_t)ve * DM;
+        if (!buf) return size;
+        if (n < size) return -1;
+        for (int64_t v = 0; v < ve; v++)
+            for (int k = 0; k < DM; k++) {
+                float *p = which == 0 ? (grad ? s->gE : s->E) + v * DM + k
+                                      : (grad ? s->gW : s->W) + ((v / 8) * DM + k) * 8 + v % 8;
+                if (set) *p = buf[v * DM + k]; else buf[v * DM + k] = *p;
+            }
+        return size;
+    }
+    which -= 2;
+    if (which == NL * P_GROUPS || which == NL * P_GROUPS + 1) {
+        float *p = which == NL * P_GROUPS ? LNF_G(base) : LNF_B(base);
+        if (!buf) return DM;
+        if (n < DM) return -1;
+        for (int k = 0; k < DM; k++) { if (set) p[k] = buf[k]; else buf[k] = p[k]; }
+        return DM;
+    }
+    if (which < 0 || which > NL * P_GROUPS + 1) return -1;
+    int l = which / P_GROUPS, grp = which % P_GROUPS;
+    float *p = (grad ? s->gl : s->pl)[l].g[grp];
+    int rows = 0, cols = 0, stride = 0; /* reference [rows][cols] -> p[col*stride + row] */
+    if (grp == P_IN_W) { rows = 2 * DI; cols = DM; stride = 2 * DI; }
+    else if (grp == P_X_W) { rows = 2 * DS + 1; cols = DI; stride = XP; }
+    else if (grp == P_OUT_W) { rows = DM; cols = DI; stride = DM; }
+    int64_t size = rows ? (int64_t)rows * cols : group_size[grp];
+    if (!buf) return size;
+    if (n < size) return -1;
+    for (int64_t i = 0; i < size; i++) {
+        float *q = rows ? p + (i % cols) * stride + i / cols : p + i;
+        if (set) *q = buf[i]; else buf[i] = *q;
+    }
+    if (set && grp == P_A_LOG && !grad) refresh_A(s);
+    return size;
+}
+
+void ssx_ssm_state(ssx_ssm *s, float *h, float *conv, int set) {
+    for (int l = 0; l < NL; l++) {
+        lcache *c = &s->lc[l];
+        float *hs = h + (size_t)l * DI * DS, *cs = conv + (size_t)l * (DC - 1) * DI;
+        if (set) {
+            memcpy(c->h0, hs, sizeof c->h0);
+            memcpy(c->win[0], cs, sizeof(float) * (DC - 1) * DI);
+        } else {
+            memcpy(hs, c->h0, sizeof c->h0);
+            memcpy(cs, c->win[0], sizeof(float) * (DC - 1) * DI);
+        }
+    }
+}
+
+double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, int T,
+                           int32_t ve, float *logits) {
+    if (T < 1 || T > TM) return -1.0;
+    memcpy(s->a, in, sizeof(int32_t) * T);
+    memcpy(s->b, tgt, sizeof(int32_t) * T);
+    forward_layers(s, 0, T);
+    head_forward(s, 0, T, ve);
+    for (int t = 0; t < T; t++)
+        memcpy(logits + (size_t)t * ve, s->L + (size_t)t * s->cap, sizeof(float) * ve);
+    memset(s->gE, 0, sizeof(float) * (size_t)ve * DM);
+    double loss = backward(s, T, ve, 1);
+    for (int t = 0; t < T; t++) s->ve_at[t] = -1;
+    return loss;
+}
+
+void ssx_ssm_train_chunk(ssx_ssm *s, const int32_t *in, const int32_t *tgt, int T,
+                         int32_t ve, int steps) {
+    if (T < 1 || T > TM) return;
+    memcpy(s->a, in, sizeof(int32_t) * T);
+    memcpy(s->b, tgt, sizeof(int32_t) * T);
+    for (int t = 0; t < T; t++) s->ve_at[t] = -1;
+    train(s, T, ve, steps);
+}

@@ -1,0 +1,41 @@
+/* ssm.h - the online Mamba-style SSM predictor (ssm.c). */
+#ifndef SSX_SSM_H
+#define SSX_SSM_H
+
+#include <stdint.h>
+
+#define SSM_DM 32 /* model width */
+#define SSM_DS 16 /* state size per channel */
+#define SSM_DC 4  /* convolution width */
+#define SSM_DI 64 /* inner channels */
+#define SSM_NL 2  /* layers */
+#define SSM_XP 40 /* x_proj outputs (2*DS+1 = 33) padded to a multiple of 8 */
+#define SSM_TMAX 64 /* longest training chunk */
+
+typedef struct ssx_ssm ssx_ssm;
+
+ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth);
+void ssx_ssm_free(ssx_ssm *s);
+void ssx_ssm_set_threads(ssx_ssm *s, int threads);
+/* Room for `cap` vocabulary rows (a multiple of 8); 0 or -1 on no memory. */
+int ssx_ssm_reserve(ssx_ssm *s, int32_t cap);
+/* Initialise row c of E and W for a token new to the live vocabulary. */
+void ssx_ssm_add_row(ssx_ssm *s, int32_t c);
+/* Logits of the next token over the `ve` live tokens into out; returns 1 and
+ * the entropy (nats) of the SSM's own softmax when it has trained, else 0. */
+int ssx_ssm_predict(ssx_ssm *s, int32_t ve, float *out, double *entropy);
+/* The true next token: completes a training pair, trains at chunk end. */
+void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve);
+
+/* Test access (tests/test_ssm_c.py): parameter groups in the order of the
+ * numpy reference (E, W, per layer ln_g ln_b in_w conv_w conv_b x_w dt_w dt_b
+ * A_log D out_w, then lnf_g lnf_b), in its row-major layout. */
+int64_t ssx_ssm_group(ssx_ssm *s, int which, int grad, float *buf, int64_t n, int set,
+                      int32_t ve);
+void ssx_ssm_state(ssx_ssm *s, float *h, float *conv, int set);
+double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, int T,
+                           int32_t ve, float *logits);
+void ssx_ssm_train_chunk(ssx_ssm *s, const int32_t *in, const int32_t *tgt, int T,
+                         int32_t ve, int steps);
+
+#endif

@@ -1,0 +1,92 @@
+/* statesmix.h - the narrow public interface of the statesmix C core.
+ *
+ * The Python layer (cffi) sees only what is declared here.  A model holds
+ * everything that adapts while a stream is coded; encoder and decoder run the
+ * same model on the same tokens, so they compute identical probabilities.
+ */
+#ifndef STATESMIX_H
+#define STATESMIX_H
+
+#include <stdint.h>
+
+#define SSX_OK 0
+#define SSX_ERR_CORRUPT (-1) /* the input is not a valid block */
+#define SSX_ERR_NOMEM (-2)   /* an allocation failed */
+#define SSX_ERR_PARAM (-3)   /* an argument is out of range */
+#define SSX_ERR_LIMIT (-4)   /* the configured memory limit was reached */
+
+/* Model components (bit mask). */
+#define SSX_USE_COUNT 1 /* adaptive unigram count prior */
+#define SSX_USE_SSM 2   /* online Mamba-style SSM */
+#define SSX_USE_NGRAM 4 /* sparse n-gram tables, LZ and recency terms */
+
+typedef struct ssx_config {
+    int32_t components;   /* SSX_USE_* mask */
+    int32_t vocab_size;   /* size of the global (BPE) vocabulary */
+    float count_scale;    /* weight of log(count+1) in the count prior (0.1) */
+    uint32_t seed;        /* seed of the SSM parameter initialisation */
+    int32_t chunk;        /* SSM training chunk length (32) */
+    float lr;             /* Adam learning rate (0.002) */
+    float label_smooth;   /* label smoothing epsilon (0.12) */
+} ssx_config;
+
+/* Running totals a model keeps about what it coded. */
+typedef struct ssx_stats {
+    uint64_t tokens;       /* tokens coded */
+    uint64_t new_tokens;   /* tokens announced as new to the live vocabulary */
+    double ideal_bits;     /* sum of -log2 q(token) of the model's float distribution */
+    double coded_bits;     /* sum of -log2 freq/total of the integer distribution */
+    uint64_t payload_bytes;  /* range-coder bytes produced or consumed */
+    uint64_t vocab_bytes;    /* bytes of the new-token lists */
+} ssx_stats;
+
+typedef struct ssx_model ssx_model;
+
+void ssx_config_default(ssx_config *cfg);
+/* Returns NULL (and *err) when the configuration is invalid or memory is short. */
+ssx_model *ssx_model_new(const ssx_config *cfg, int *err);
+void ssx_model_free(ssx_model *m);
+/* Threads for the parallel kernels; never changes the output. 0 = all cores. */
+void ssx_model_set_threads(ssx_model *m, int threads);
+int32_t ssx_model_live(const ssx_model *m);
+void ssx_model_stats(const ssx_model *m, ssx_stats *out);
+
+/* Encode one block of global token ids.  On success returns the body length
+ * and points *out at a buffer owned by the model (valid until the next call). */
+int64_t ssx_encode_block(ssx_model *m, const int32_t *tokens, int64_t n,
+                         const uint8_t **out);
+/* Decode a block body produced by ssx_encode_block into n global token ids. */
+int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len,
+                     int32_t *tokens, int64_t n);
+
+/* xxHash64, streaming: the checksum of the original bytes. */
+typedef struct ssx_xxh64 {
+    uint64_t v[4];
+    uint64_t total;
+    uint8_t buf[32];
+    uint32_t used;
+    uint64_t seed;
+} ssx_xxh64;
+void ssx_xxh64_init(ssx_xxh64 *s, uint64_t seed);
+void ssx_xxh64_update(ssx_xxh64 *s, const uint8_t *p, int64_t n);
+uint64_t ssx_xxh64_digest(const ssx_xxh64 *s);
+
+/* Kernel selection: 1 = AVX2/FMA, 0 = portable scalar.  Both give identical
+ * bits; the scalar path exists for machines without AVX2 and for tests. */
+int ssx_simd_available(void);
+int ssx_simd_get(void);
+void ssx_simd_set(int on);
+int ssx_openmp_threads(void); /* threads OpenMP would use; 1 without OpenMP */
+
+/* Test access to the SSM (tests/test_ssm_c.py).  Parameter groups are
+ * numbered as in the numpy reference: 0 E, 1 W, then for each layer ln_g,
+ * ln_b, in_w, conv_w, conv_b, x_w, dt_w, dt_b, A_log, D, out_w, then lnf_g,
+ * lnf_b; buffers use the reference's row-major layout. */
+int ssx_test_add_tokens(ssx_model *m, int32_t n); /* make ids 0..n-1 live */
+int64_t ssx_test_ssm_group(ssx_model *m, int which, int grad, float *buf, int64_t n, int set);
+void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set);
+double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
+                          float *logits);
+void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps);
+
+#endif

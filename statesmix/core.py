@@ -1,0 +1,105 @@
+"""Thin wrapper over the C core (statesmix._core, built by cffi)."""
+import numpy as np
+
+from ._core import ffi, lib
+from .errors import StateSMixError
+
+_ERRORS = {
+    lib.SSX_ERR_CORRUPT: "corrupt data",
+    lib.SSX_ERR_NOMEM: "out of memory",
+    lib.SSX_ERR_PARAM: "invalid parameter",
+    lib.SSX_ERR_LIMIT: "memory limit reached",
+}
+
+
+def _check(rc, what):
+    if rc < 0:
+        raise StateSMixError("%s: %s" % (what, _ERRORS.get(rc, "error %d" % rc)))
+    return rc
+
+
+def _as_buffer(data):
+    """A cffi buffer over a bytes-like object without copying when possible."""
+    mv = memoryview(data)
+    if not mv.c_contiguous:
+        mv = memoryview(mv.tobytes())
+    return ffi.from_buffer(mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv)
+
+
+class Model:
+    """The adaptive model of one stream; blocks must be coded in order."""
+
+    def __init__(self, config):
+        cfg = ffi.new("ssx_config *")
+        lib.ssx_config_default(cfg)
+        for key, value in config.items():
+            setattr(cfg, key, value)
+        err = ffi.new("int *")
+        ptr = lib.ssx_model_new(cfg, err)
+        if ptr == ffi.NULL:
+            _check(err[0], "cannot create model")
+        self._m = ffi.gc(ptr, lib.ssx_model_free)
+
+    def set_threads(self, threads):
+        lib.ssx_model_set_threads(self._m, int(threads or 0))
+
+    @property
+    def live(self):
+        return lib.ssx_model_live(self._m)
+
+    def stats(self):
+        st = ffi.new("ssx_stats *")
+        lib.ssx_model_stats(self._m, st)
+        return {k: getattr(st, k) for k in ("tokens", "new_tokens", "ideal_bits",
+                                            "coded_bits", "payload_bytes", "vocab_bytes")}
+
+    def encode_block(self, tokens):
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        out = ffi.new("uint8_t **")
+        n = _check(lib.ssx_encode_block(self._m, ffi.from_buffer("int32_t[]", tokens),
+                                        len(tokens), out), "encoding failed")
+        return bytes(ffi.buffer(out[0], n))
+
+    def decode_block(self, body, n_tokens):
+        tokens = np.empty(n_tokens, dtype=np.int32)
+        _check(lib.ssx_decode_block(self._m, _as_buffer(body), len(body),
+                                    ffi.from_buffer("int32_t[]", tokens), n_tokens),
+               "corrupt block")
+        return tokens
+
+
+class XXH64:
+    """Streaming xxHash64 computed in C."""
+
+    def __init__(self, seed=0):
+        self._s = ffi.new("ssx_xxh64 *")
+        lib.ssx_xxh64_init(self._s, seed)
+
+    def update(self, data):
+        if len(data):
+            lib.ssx_xxh64_update(self._s, _as_buffer(data), len(memoryview(data).cast("B")))
+
+    def digest(self):
+        return lib.ssx_xxh64_digest(self._s)
+
+
+def xxh64(data, seed=0):
+    h = XXH64(seed)
+    h.update(data)
+    return h.digest()
+
+
+def simd_available():
+    return bool(lib.ssx_simd_available())
+
+
+def simd_enabled():
+    return bool(lib.ssx_simd_get())
+
+
+def set_simd(on):
+    lib.ssx_simd_set(1 if on else 0)
+
+
+def openmp_threads():
+    return lib.ssx_openmp_threads()

@@ -1,0 +1,2 @@
+class StateSMixError(Exception):
+    """Raised for corrupt or invalid statesmix data and for failed operations."""
