@@ -59,7 +59,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     ssx_model_predict(m);
     int64_t n = m->live, n8 = SSX_PAD(n);
     for (int64_t i = n; i < n8; i++) m->logits[i] = SSX_PAD_LOGIT;
-    float mx = ssx_max(m->logits, n);
+    float mx = ssx_k->max(m->logits, n);
     double sum = ssx_k->exp_sum(m->logits, n8, mx, m->e);
     *sum_out = sum;
     return ssx_k->freq(m->e, n, FREQ_SCALE / sum, m->freq);

@@ -6,7 +6,9 @@
 #include "mathf.h"
 #include "simd_math.h"
 
-float ssx_max(const float *x, int64_t n) {
+/* The maximum does not depend on the order of comparisons (no NaNs occur),
+ * so both versions agree whatever their order. */
+static float max_scalar(const float *x, int64_t n) {
     float m = x[0];
     for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
@@ -34,6 +36,21 @@ static uint64_t freq_scalar(const float *e, int64_t n, double scale, uint32_t *f
         tot += f[i];
     }
     return tot;
+}
+
+AVX2 static float max_avx2(const float *x, int64_t n) {
+    if (n < 16) return max_scalar(x, n);
+    __m256 a = _mm256_loadu_ps(x), b = _mm256_loadu_ps(x + 8);
+    int64_t i = 16;
+    for (; i + 16 <= n; i += 16) {
+        a = _mm256_max_ps(a, _mm256_loadu_ps(x + i));
+        b = _mm256_max_ps(b, _mm256_loadu_ps(x + i + 8));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_max_ps(a, b));
+    float m = max_scalar(lanes, 8);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
 }
 
 AVX2 static double exp_sum_avx2(const float *x, int64_t n8, float shift, float *e) {
@@ -73,6 +90,7 @@ AVX2 static uint64_t freq_avx2(const float *e, int64_t n, double scale, uint32_t
 }
 
 void ssx_softmax_kernels(ssx_kernel_set *k, int avx2) {
+    k->max = avx2 ? max_avx2 : max_scalar;
     k->exp_sum = avx2 ? exp_sum_avx2 : exp_sum_scalar;
     k->freq = avx2 ? freq_avx2 : freq_scalar;
 }

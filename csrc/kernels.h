@@ -11,6 +11,7 @@
 #define SSX_PAD_LOGIT (-1.0e30f) /* logit of a padding slot: exp gives ~0 */
 
 typedef struct ssx_kernel_set {
+    float (*max)(const float *x, int64_t n); /* n >= 1 */
     /* e[i] = exp(x[i] - shift) for i < n8 (a multiple of 8); returns the sum
      * of e in double, accumulated lane-wise then reduced in a fixed order. */
     double (*exp_sum)(const float *x, int64_t n8, float shift, float *e);
@@ -56,7 +57,6 @@ void ssx_elem_kernels(ssx_kernel_set *k, int avx2);
 void ssx_linear_kernels(ssx_kernel_set *k, int avx2);
 void ssx_head_kernels(ssx_kernel_set *k, int avx2);
 
-float ssx_max(const float *x, int64_t n);
 /* The fixed reduction of eight float lanes shared by both paths. */
 static inline float ssx_sum8f(const float a[8]) {
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));

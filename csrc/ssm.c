@@ -29,6 +29,7 @@
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
 #define LN_EPS 1e-5f
+#define SSM_DENSE_E 1
 
 enum { P_LN_G, P_LN_B, P_IN_W, P_CONV_W, P_CONV_B, P_X_W, P_DT_W, P_DT_B, P_A_LOG,
        P_D, P_OUT_W, P_GROUPS };
@@ -332,7 +333,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve) {
     }
     for (int t = 0; t < T; t++) {
         for (int64_t v = ve; v < ve8; v++) L[t * ld + v] = SSX_PAD_LOGIT;
-        s->mx[t0 + t] = ssx_max(L + t * ld, ve);
+        s->mx[t0 + t] = ssx_k->max(L + t * ld, ve);
     }
     /* phase 2: exp, sums */
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
@@ -559,13 +560,22 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
-        int64_t e1 = v1 < ve ? v1 : ve;
         ssx_k->adam(s->W + v0 * DM, s->gW + v0 * DM, s->mW + v0 * DM, s->vW + v0 * DM,
                     (v1 - v0) * DM, c);
+#ifdef SSM_DENSE_E
+        int64_t e1 = v1 < ve ? v1 : ve;
         if (e1 > v0)
             ssx_k->adam(s->E + v0 * DM, s->gE + v0 * DM, s->mE + v0 * DM, s->vE + v0 * DM,
                         (e1 - v0) * DM, c);
+#endif
     }
+#ifndef SSM_DENSE_E
+    for (int t = 0; t < T; t++)
+        if (seen[t]) {
+            size_t o = (size_t)s->a[t] * DM;
+            ssx_k->adam(s->E + o, s->gE + o, s->mE + o, s->vE + o, DM, c);
+        }
+#endif
     for (int t = 0; t < T; t++)
         if (seen[t]) memset(s->gE + (size_t)s->a[t] * DM, 0, sizeof(float) * DM);
     refresh_A(s);
