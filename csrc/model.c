@@ -17,6 +17,7 @@ void ssx_config_default(ssx_config *cfg) {
     cfg->chunk = 32;
     cfg->lr = 0.002f;
     cfg->label_smooth = 0.12f;
+    cfg->ngram_mem_mb = 1024;
 }
 
 #define SSX_MAX_VOCAB (1 << 22)
@@ -27,7 +28,10 @@ ssx_model *ssx_model_new(const ssx_config *cfg, int *err) {
     if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB) return NULL;
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
-    if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM)) return NULL;
+    if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM)) return NULL;
+    if ((cfg->components & SSX_USE_NGRAM) &&
+        (cfg->ngram_mem_mb < 1 || cfg->ngram_mem_mb > (1u << 20)))
+        return NULL;
     if (cfg->components & SSX_USE_SSM) {
         if (cfg->chunk < 1 || cfg->chunk > SSM_TMAX) return NULL;
         if (!(cfg->lr > 0.0f && cfg->lr < 1.0f)) return NULL;
@@ -42,6 +46,10 @@ ssx_model *ssx_model_new(const ssx_config *cfg, int *err) {
     if (cfg->components & SSX_USE_SSM) {
         m->ssm = ssx_ssm_new(cfg->seed, cfg->chunk, cfg->lr, cfg->label_smooth);
         if (!m->ssm) { free(m); return NULL; }
+    }
+    if (cfg->components & SSX_USE_NGRAM) {
+        m->ngram = ssx_ngram_new((uint64_t)cfg->ngram_mem_mb << 20);
+        if (!m->ngram) { ssx_ssm_free(m->ssm); free(m); return NULL; }
     }
     m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
     m->mark = (uint8_t *)calloc((size_t)m->V, 1);
@@ -66,6 +74,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->freq);
     free(m->out.p);
     ssx_ssm_free(m->ssm);
+    ssx_ngram_free(m->ngram);
     free(m);
 }
 
@@ -114,23 +123,26 @@ void ssx_model_add_token(ssx_model *m, int32_t g) {
     if (m->ssm) ssx_ssm_add_row(m->ssm, c);
 }
 
-/* logits = SSM + s * count prior, s = clip(0.4 + 0.6 H / 5.5, 0.2, 2.5) from
- * the SSM's entropy H; the count prior alone until the SSM has trained. */
+/* logits = SSM + s * (count prior + n-gram terms), s = clip(0.4 + 0.6 H / 5.5,
+ * 0.2, 2.5) from the SSM's entropy H; s = 1 until the SSM has trained. */
 void ssx_model_predict(ssx_model *m) {
     double h;
+    float s = 1.0f;
     if (m->ssm && ssx_ssm_predict(m->ssm, m->live, m->logits, &h)) {
         double sc = 0.4 + 0.6 * h / 5.5;
-        float s = (float)(sc < 0.2 ? 0.2 : sc > 2.5 ? 2.5 : sc);
+        s = (float)(sc < 0.2 ? 0.2 : sc > 2.5 ? 2.5 : sc);
         for (int32_t i = 0; i < m->live; i++) m->logits[i] += s * m->prior[i];
     } else {
         memcpy(m->logits, m->prior, sizeof(float) * (size_t)m->live);
     }
+    if (m->ngram) ssx_ngram_predict(m->ngram, s, m->logits);
 }
 
 void ssx_model_update(ssx_model *m, int32_t c) {
     uint32_t n = m->count[c] < UINT32_MAX ? ++m->count[c] : m->count[c];
     m->prior[c] = (float)(m->cfg.count_scale * ssx_log((double)n + 1.0));
     if (m->ssm) ssx_ssm_observe(m->ssm, c, m->live);
+    if (m->ngram) ssx_ngram_update(m->ngram, c);
 }
 
 /* ---- test access to the SSM ---- */

@@ -3,6 +3,7 @@
 #define SSX_MODEL_H
 
 #include "buf.h"
+#include "ngram.h"
 #include "ssm.h"
 #include "statesmix.h"
 
@@ -22,7 +23,8 @@ struct ssx_model {
     uint32_t *freq;   /* integer frequencies for the coder */
     ssx_buf out;      /* encoder output */
     ssx_stats st;
-    ssx_ssm *ssm; /* NULL unless SSX_USE_SSM */
+    ssx_ssm *ssm;     /* NULL unless SSX_USE_SSM */
+    ssx_ngram *ngram; /* NULL unless SSX_USE_NGRAM */
 };
 
 /* Make room for `n` live tokens (compact slots); 0 or SSX_ERR_NOMEM. */

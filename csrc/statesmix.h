@@ -28,6 +28,7 @@ typedef struct ssx_config {
     int32_t chunk;        /* SSM training chunk length (32) */
     float lr;             /* Adam learning rate (0.002) */
     float label_smooth;   /* label smoothing epsilon (0.12) */
+    uint32_t ngram_mem_mb; /* memory limit of the n-gram tables, MiB (1024) */
 } ssx_config;
 
 /* Running totals a model keeps about what it coded. */

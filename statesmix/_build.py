@@ -83,5 +83,8 @@ if __name__ == "__main__":
     import shutil
     root = os.path.dirname(HERE)
     out = make_builder(root).compile(tmpdir=os.path.join(root, "build", "cffi"))
-    shutil.copy(out, HERE)
+    # replace atomically: running processes keep the old mapping intact
+    dest = os.path.join(HERE, os.path.basename(out))
+    shutil.copy(out, dest + ".tmp")
+    os.replace(dest + ".tmp", dest)
     sys.exit(0)

@@ -22,9 +22,9 @@ DEFAULT_BLOCK_SIZE = 1 << 20
 MAX_VOCAB = 1 << 22
 
 _FIXED = struct.Struct("<4sBBBBH32sIH")
-_CONFIG = struct.Struct("<IIfIIff")
+_CONFIG = struct.Struct("<IIfIIffI")
 _CONFIG_KEYS = ("components", "vocab_size", "count_scale", "seed", "chunk", "lr",
-                "label_smooth")
+                "label_smooth", "ngram_mem_mb")
 _TRAILER = struct.Struct("<QQ")
 
 

@@ -8,7 +8,11 @@ COUNT, SSM, NGRAM = 1, 2, 4
 PRESETS = {
     0: ("count", COUNT),
     1: ("ssm", COUNT | SSM),
+    2: ("ngram", COUNT | NGRAM),
+    3: ("paper", COUNT | SSM | NGRAM),
 }
+# the ablation of the published system, in the paper's order
+ABLATION = ("count", "ngram", "ssm", "paper")
 BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id
@@ -28,6 +32,7 @@ def model_config(preset_id, vocab_size):
         "chunk": 32,
         "lr": 0.002,
         "label_smooth": 0.12,
+        "ngram_mem_mb": 1024,
     }
 
 
