@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fpenv.h"
 #include "kernels.h"
 #include "model.h"
 #include "rangecoder.h"
@@ -119,8 +120,8 @@ static int encode_new_tokens(ssx_model *m, const int32_t *tok, int64_t n) {
     return SSX_OK;
 }
 
-int64_t ssx_encode_block(ssx_model *m, const int32_t *tok, int64_t n,
-                         const uint8_t **out) {
+static int64_t encode_block(ssx_model *m, const int32_t *tok, int64_t n,
+                            const uint8_t **out) {
     if (n < 0) return SSX_ERR_PARAM;
     m->out.len = 0;
     m->out.failed = 0;
@@ -182,8 +183,8 @@ static int decode_new_tokens(ssx_model *m, ssx_reader *in) {
     return SSX_OK;
 }
 
-int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len,
-                     int32_t *tok, int64_t n) {
+static int decode_block(ssx_model *m, const uint8_t *body, int64_t len,
+                        int32_t *tok, int64_t n) {
     if (n < 0 || len < 0) return SSX_ERR_PARAM;
     ssx_reader in = {body, 0, len, 0};
     int rc = decode_new_tokens(m, &in);
@@ -208,4 +209,18 @@ int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len,
     if (in.overrun || in.pos != len) return SSX_ERR_CORRUPT;
     m->st.payload_bytes += (uint64_t)(len - start);
     return SSX_OK;
+}
+
+int64_t ssx_encode_block(ssx_model *m, const int32_t *tok, int64_t n, const uint8_t **out) {
+    ssx_fpenv env = ssx_fp_enter();
+    int64_t r = encode_block(m, tok, n, out);
+    ssx_fp_leave(env);
+    return r;
+}
+
+int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len, int32_t *tok, int64_t n) {
+    ssx_fpenv env = ssx_fp_enter();
+    int r = decode_block(m, body, len, tok, n);
+    ssx_fp_leave(env);
+    return r;
 }

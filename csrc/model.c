@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
 #include "model.h"
@@ -22,7 +23,16 @@ void ssx_config_default(ssx_config *cfg) {
 
 #define SSX_MAX_VOCAB (1 << 22)
 
+static ssx_model *model_new(const ssx_config *cfg, int *err);
+
 ssx_model *ssx_model_new(const ssx_config *cfg, int *err) {
+    ssx_fpenv env = ssx_fp_enter();
+    ssx_model *m = model_new(cfg, err);
+    ssx_fp_leave(env);
+    return m;
+}
+
+static ssx_model *model_new(const ssx_config *cfg, int *err) {
     ssx_dispatch_init();
     *err = SSX_ERR_PARAM;
     if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB) return NULL;
@@ -149,12 +159,17 @@ void ssx_model_update(ssx_model *m, int32_t c) {
 
 int ssx_test_add_tokens(ssx_model *m, int32_t n) {
     if (n < 0 || n > m->V || ssx_model_reserve(m, n)) return SSX_ERR_PARAM;
+    ssx_fpenv env = ssx_fp_enter();
     for (int32_t g = m->live; g < n; g++) ssx_model_add_token(m, g);
+    ssx_fp_leave(env);
     return SSX_OK;
 }
 
 int64_t ssx_test_ssm_group(ssx_model *m, int which, int grad, float *buf, int64_t n, int set) {
-    return m->ssm ? ssx_ssm_group(m->ssm, which, grad, buf, n, set, m->live) : -1;
+    ssx_fpenv env = ssx_fp_enter(); /* setting A_log recomputes A */
+    int64_t r = m->ssm ? ssx_ssm_group(m->ssm, which, grad, buf, n, set, m->live) : -1;
+    ssx_fp_leave(env);
+    return r;
 }
 
 void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set) {
@@ -163,9 +178,14 @@ void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set) {
 
 double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
                           float *logits) {
-    return m->ssm ? ssx_ssm_chunk_grads(m->ssm, in, tgt, T, m->live, logits) : -1.0;
+    ssx_fpenv env = ssx_fp_enter();
+    double r = m->ssm ? ssx_ssm_chunk_grads(m->ssm, in, tgt, T, m->live, logits) : -1.0;
+    ssx_fp_leave(env);
+    return r;
 }
 
 void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps) {
+    ssx_fpenv env = ssx_fp_enter();
     if (m->ssm) ssx_ssm_train_chunk(m->ssm, in, tgt, T, m->live, steps);
+    ssx_fp_leave(env);
 }

@@ -15,6 +15,7 @@
 #include <omp.h>
 #endif
 
+#include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
 #include "ssm.h"
@@ -29,6 +30,15 @@
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
 #define LN_EPS 1e-5f
+
+/* Plain C loops are also compiled for AVX2 (without FMA) and picked by CPU:
+ * with contraction off and no reassociation the clones compute identical bits,
+ * only wider. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE
+#endif
 #define SSM_DENSE_E 1
 
 enum { P_LN_G, P_LN_B, P_IN_W, P_CONV_W, P_CONV_B, P_X_W, P_DT_W, P_DT_B, P_A_LOG,
@@ -245,7 +255,7 @@ static void sigmoid_n(const float *x, float *sig, int n) {
 
 /* One layer over positions [t0, t0+T): x (in/out, [T][DM]) is the residual
  * stream.  The recurrent state is h0 / h[t-1] and win[t .. t+DC-2]. */
-static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM]) {
+WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM]) {
     lcache *c = &s->lc[l];
     float **g = s->pl[l].g;
     for (int t = t0; t < t0 + T; t++) {
@@ -319,15 +329,28 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
+/* sum of e[v] * (l[v] - m) over [v0, v1) in eight double lanes. */
+WIDE static double entropy_part(const float *l, const float *e, float m, int64_t v0,
+                                int64_t v1) {
+    double lanes[8] = {0};
+    int64_t v = v0;
+    for (; v + 8 <= v1; v += 8)
+        for (int q = 0; q < 8; q++) lanes[q] += (double)e[v + q] * (double)(l[v + q] - m);
+    for (int q = 0; v < v1; v++, q++) lanes[q] += (double)e[v] * (double)(l[v] - m);
+    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
 /* Head logits, softmax sums and entropy terms for positions [t0, t0+T):
  * per super-block partials, combined in super-block order. */
-static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve) {
+static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy) {
     int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
     int nsb = nsb_of(ve);
     float *L = s->L + t0 * ld;
     /* phase 1: logits, padding rows excluded by a very negative logit */
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
+        ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
         ssx_k->head_fwd(s->W, b0, b1, s->xf[t0], T, L, ld);
     }
@@ -338,20 +361,15 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve) {
     /* phase 2: exp, sums */
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
+        ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
         for (int t = 0; t < T; t++) {
             const float *l = L + t * ld;
             float *e = s->X + (t0 + t) * ld;
             float m = s->mx[t0 + t];
-            double sum = ssx_k->exp_sum(l + v0, v1 - v0, m, e + v0);
-            double lanes[8] = {0};
-            for (int64_t v = v0; v < v1; v += 8)
-                for (int q = 0; q < 8; q++)
-                    if (v + q < ve) lanes[q] += (double)e[v + q] * (double)(l[v + q] - m);
-            double hs = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-                        ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-            s->red[((size_t)sb * TM + t) * 2] = sum;
-            s->red[((size_t)sb * TM + t) * 2 + 1] = hs;
+            s->red[((size_t)sb * TM + t) * 2] = ssx_k->exp_sum(l + v0, v1 - v0, m, e + v0);
+            s->red[((size_t)sb * TM + t) * 2 + 1] =
+                want_entropy ? entropy_part(l, e, m, v0, v1 < ve ? v1 : ve) : 0.0;
         }
     }
     for (int t = 0; t < T; t++) {
@@ -385,7 +403,7 @@ static void layernorm_backward(const float *du, const float *xhat, float rstd,
 
 /* Backward through layer l for positions [0, T); dX holds the gradient of
  * the layer's output on entry and of its input on return. */
-static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
+WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
     lcache *c = &s->lc[l];
     float **g = s->pl[l].g, **G = s->gl[l].g;
     float (*dg)[DI] = s->bs.dg, (*dy)[DI] = s->bs.dy, (*dv)[2 * DI] = s->bs.dv;
@@ -457,7 +475,7 @@ static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
 
 /* Gradients of the mean label-smoothed cross-entropy over the chunk, from
  * the head activations in L/X/S; returns the loss. */
-static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
+WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
     int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
     int nsb = nsb_of(ve);
     float inv_t = 1.0f / (float)T, smooth = s->ls / (float)ve * inv_t,
@@ -476,6 +494,7 @@ static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
     memset(s->gW, 0, sizeof(float) * (size_t)ve8 * DM);
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
+        ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
         for (int t = 0; t < T; t++) {
             float *d = s->L + t * ld;
@@ -516,7 +535,7 @@ static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
 /* ---- Adam ---- */
 
 /* Sum of squares in eight double lanes; n is a multiple of 8. */
-static double sumsq(const float *g, int64_t n) {
+WIDE static double sumsq(const float *g, int64_t n) {
     double lanes[8] = {0};
     for (int64_t i = 0; i < n; i += 8)
         for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
@@ -537,6 +556,7 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
     int nsb = nsb_of(ve);
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
+        ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
         s->red[sb] = sumsq(s->gW + v0 * DM, (v1 - v0) * DM);
     }
@@ -559,6 +579,7 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
     ssx_k->adam(s->P, s->G, s->M, s->V, NFIX, c);
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
+        ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
         ssx_k->adam(s->W + v0 * DM, s->gW + v0 * DM, s->mW + v0 * DM, s->vW + v0 * DM,
                     (v1 - v0) * DM, c);
@@ -599,7 +620,7 @@ static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     for (int step = 0; step < steps; step++) {
         if (step > 0 || !reuse) {
             forward_layers(s, 0, T);
-            head_forward(s, 0, T, ve);
+            head_forward(s, 0, T, ve, 0);
         }
         backward(s, T, ve, 0);
         adam(s, T, ve);
@@ -615,7 +636,7 @@ int ssx_ssm_predict(ssx_ssm *s, int32_t ve, float *out, double *entropy) {
     int t = s->n;
     s->a[t] = s->prev;
     forward_layers(s, t, 1);
-    head_forward(s, t, 1, ve);
+    head_forward(s, t, 1, ve, 1);
     if (!s->trained) return 0;
     memcpy(out, s->L + (int64_t)t * s->cap, sizeof(float) * (size_t)ve);
     *entropy = ssx_log(s->S[t]) - s->Hs[t] / s->S[t];
@@ -699,7 +720,7 @@ double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, in
     memcpy(s->a, in, sizeof(int32_t) * T);
     memcpy(s->b, tgt, sizeof(int32_t) * T);
     forward_layers(s, 0, T);
-    head_forward(s, 0, T, ve);
+    head_forward(s, 0, T, ve, 0);
     for (int t = 0; t < T; t++)
         memcpy(logits + (size_t)t * ve, s->L + (size_t)t * s->cap, sizeof(float) * ve);
     memset(s->gE, 0, sizeof(float) * (size_t)ve * DM);
