@@ -1,0 +1,141 @@
+"""End-to-end tests of the benchmark harness (python -m bench) on a tiny slice."""
+import json
+import os
+import pathlib
+import random
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SIZE = 20_000
+
+_WORDS = ("the of and to in a is that for it as was with be by on not he this are or "
+          "his from at which but have an they you were her she there one all we their "
+          "[[link]] {{cite}} '''bold''' &lt;ref&gt; café Zürich 東京").split()
+
+
+def make_text(n, seed=0):
+    """About n bytes of deterministic wiki-flavoured text (some UTF-8)."""
+    rng = random.Random(seed)
+    out, size = [], 0
+    while size < n:
+        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 18))) + ".\n"
+        out.append(line)
+        size += len(line.encode())
+    return "".join(out).encode()[:n]
+
+
+def run_bench(*args, env_extra=None, timeout=120):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]]
+                                                         if env.get("PYTHONPATH") else []))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "bench"] + [str(a) for a in args],
+                          cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def results(out):
+    return sorted(p for p in out.glob("*.json") if re.match(r"^\d{8}T\d{6}Z-", p.name))
+
+
+@pytest.fixture
+def sample(tmp_path):
+    pytest.importorskip("lzma")
+    pytest.importorskip("statesmix")
+    path = tmp_path / "enwik-sample"
+    path.write_bytes(make_text(SIZE + 5_000))
+    return path
+
+
+def test_end_to_end(sample, tmp_path):
+    out = tmp_path / "out"
+    r = run_bench("--enwik8", sample, "--sizes", SIZE, "--presets", "count",
+                  "--only", "statesmix,xz", "--threads", 1, "--block-size", 4096,
+                  "--out", out)
+    assert r.returncode == 0, r.stderr
+    files = results(out)
+    assert len(files) == 1
+    res = json.loads(files[0].read_text())
+    for key in ("machine", "threads", "statesmix_version", "git_commit", "python",
+                "entries", "sizes"):
+        assert key in res
+    assert res["machine"]["cores"] >= 1 and res["threads"] == 1
+    assert res["sizes"] == [SIZE]
+    entries = res["entries"]
+    assert sorted(e["key"] for e in entries) == ["statesmix:count", "xz:-9e"]
+    for e in entries:
+        assert e["status"] == "ok" and e["verified"] is True, e
+        assert e["size"] == SIZE
+        assert 0 < e["compressed_bytes"] < SIZE
+        assert e["bpb"] == pytest.approx(8.0 * e["compressed_bytes"] / SIZE)
+        assert e["compress_s"] >= 0 and e["decompress_s"] >= 0
+        assert e["peak_rss_mb"] > 0
+    ss = next(e for e in entries if e["compressor"] == "statesmix")
+    assert ss["stats"]["tokens"] > 0 and ss["tokens_per_s"] > 0
+    prog = ss["progression"]
+    assert len(prog) >= 3  # 20 KB in 4 KiB blocks
+    toks = [row[ss["progression_fields"].index("tokens")] for row in prog]
+    assert toks == sorted(toks) and toks[-1] == ss["stats"]["tokens"]
+
+    md = (out / "latest.md").read_text()
+    assert "| compressor | settings | slice | compressed bytes | bpb |" in md
+    assert "20 KB" in md and "preset count" in md and "-9e" in md
+    assert md.count("| yes |") == 2
+    assert not list(out.glob(".partial-*"))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib" in " ".join(res["notes"])
+    else:
+        assert (out / "bpb_vs_size.png").stat().st_size > 0
+        assert (out / "bpt_progression.png").stat().st_size > 0
+
+
+def test_resume_and_readme(sample, tmp_path):
+    out = tmp_path / "out"
+    args = ["--enwik8", sample, "--sizes", "10k,20k", "--presets", "count", "--only",
+            "statesmix,xz", "--threads", 1, "--out", out, "--no-plots"]
+    r = run_bench(*args, "--max-entries", 1)
+    assert r.returncode == 3, r.stderr
+    assert len(list(out.glob(".partial-*.json"))) == 1 and not results(out)
+    r = run_bench(*args)
+    assert r.returncode == 0, r.stderr
+    assert "resuming: 1 of 4" in r.stderr
+    res = json.loads(results(out)[0].read_text())
+    assert len(res["entries"]) == 4
+    assert sum(bool(e.get("resumed")) for e in res["entries"]) == 1
+    assert all(e["verified"] for e in res["entries"])
+    assert not list(out.glob(".partial-*"))
+
+    r = run_bench("--readme", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "| compressor | settings | 10 KB | 20 KB |" in r.stdout
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:start -->\nold\n<!-- bench:end -->\ntail\n")
+    r = run_bench("--update-readme", readme, "--out", out)
+    assert r.returncode == 0, r.stderr
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro\n") and text.endswith("tail\n")
+    assert "| statesmix | preset count |" in text
+
+
+def test_download_errors_are_one_line(tmp_path):
+    missing = (tmp_path / "missing.zip").as_uri()
+    r = run_bench("--download", "--cache-dir", tmp_path / "cache",
+                  env_extra={"STATESMIX_ENWIK8_URL": missing})
+    assert r.returncode == 2
+    assert r.stderr.startswith("bench: error: cannot download") and r.stderr.count("\n") == 1
+    fake = tmp_path / "fake.zip"
+    with zipfile.ZipFile(fake, "w") as z:
+        z.writestr("enwik8", b"not enwik8\n" * 100)
+    r = run_bench("--download", "--cache-dir", tmp_path / "cache",
+                  env_extra={"STATESMIX_ENWIK8_URL": fake.as_uri()})
+    assert r.returncode == 2
+    assert "fails verification" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "cache" / "enwik8").exists()
