@@ -43,6 +43,10 @@ static void head_bwd_x_scalar(const float *dl, int64_t ld, const float *wb, int 
             }
 }
 
+/* Register tiles: two row blocks by four positions (forward), two positions
+ * by four features (input gradient), two row blocks by four features (weight
+ * gradient): six loads feed eight FMAs.  The per-output FMA order is the
+ * scalar twin's. */
 AVX2 static void head_fwd_avx2(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
                                float *out, int64_t ld) {
     int64_t b = b0;
@@ -63,25 +67,50 @@ AVX2 static void head_fwd_avx2(const float *wb, int64_t b0, int64_t b1, const fl
             _mm256_storeu_ps(out + b * 8 + 24, a3);
         }
     }
-    for (; b < b1; b++) {
-        const float *w = wb + b * K * 8;
+    for (; b + 2 <= b1 && T >= 4; b += 2) {
+        const float *w0 = wb + b * K * 8, *w1 = w0 + K * 8;
         int t = 0;
         for (; t + 4 <= T; t += 4) {
-            const float *x0 = x + t * K;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            const float *xt = x + t * K;
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+            __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
             for (int k = 0; k < K; k++) {
-                __m256 wk = _mm256_loadu_ps(w + k * 8);
-                a0 = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(x0 + k), a0);
-                a1 = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(x0 + K + k), a1);
-                a2 = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(x0 + 2 * K + k), a2);
-                a3 = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(x0 + 3 * K + k), a3);
+                __m256 u = _mm256_loadu_ps(w0 + k * 8), v = _mm256_loadu_ps(w1 + k * 8);
+                __m256 x0 = _mm256_broadcast_ss(xt + k), x1 = _mm256_broadcast_ss(xt + K + k);
+                a00 = _mm256_fmadd_ps(u, x0, a00);
+                a10 = _mm256_fmadd_ps(v, x0, a10);
+                a01 = _mm256_fmadd_ps(u, x1, a01);
+                a11 = _mm256_fmadd_ps(v, x1, a11);
+                __m256 x2 = _mm256_broadcast_ss(xt + 2 * K + k), x3 = _mm256_broadcast_ss(xt + 3 * K + k);
+                a02 = _mm256_fmadd_ps(u, x2, a02);
+                a12 = _mm256_fmadd_ps(v, x2, a12);
+                a03 = _mm256_fmadd_ps(u, x3, a03);
+                a13 = _mm256_fmadd_ps(v, x3, a13);
             }
-            _mm256_storeu_ps(out + t * ld + b * 8, a0);
-            _mm256_storeu_ps(out + (t + 1) * ld + b * 8, a1);
-            _mm256_storeu_ps(out + (t + 2) * ld + b * 8, a2);
-            _mm256_storeu_ps(out + (t + 3) * ld + b * 8, a3);
+            float *o = out + t * ld + b * 8;
+            _mm256_storeu_ps(o, a00);
+            _mm256_storeu_ps(o + 8, a10);
+            _mm256_storeu_ps(o + ld, a01);
+            _mm256_storeu_ps(o + ld + 8, a11);
+            _mm256_storeu_ps(o + 2 * ld, a02);
+            _mm256_storeu_ps(o + 2 * ld + 8, a12);
+            _mm256_storeu_ps(o + 3 * ld, a03);
+            _mm256_storeu_ps(o + 3 * ld + 8, a13);
         }
         for (; t < T; t++) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            for (int k = 0; k < K; k++) {
+                __m256 xb = _mm256_broadcast_ss(x + t * K + k);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + k * 8), xb, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + k * 8), xb, a1);
+            }
+            _mm256_storeu_ps(out + t * ld + b * 8, a0);
+            _mm256_storeu_ps(out + t * ld + b * 8 + 8, a1);
+        }
+    }
+    for (; b < b1; b++) {
+        const float *w = wb + b * K * 8;
+        for (int t = 0; t < T; t++) {
             __m256 a0 = _mm256_setzero_ps();
             for (int k = 0; k < K; k++)
                 a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + k * 8),
@@ -93,37 +122,99 @@ AVX2 static void head_fwd_avx2(const float *wb, int64_t b0, int64_t b1, const fl
 
 AVX2 static void head_bwd_w_avx2(const float *dl, int64_t ld, const float *x, int T,
                                  int64_t b0, int64_t b1, float *dwb) {
-    for (int64_t b = b0; b < b1; b++) {
-        float *dw = dwb + b * K * 8;
-        for (int k = 0; k < K; k += 8) {
-            __m256 a[8];
-            for (int j = 0; j < 8; j++) a[j] = _mm256_loadu_ps(dw + (k + j) * 8);
+    int64_t b = b0;
+    for (; b + 2 <= b1; b += 2) {
+        float *d0 = dwb + b * K * 8, *d1 = d0 + K * 8;
+        for (int k = 0; k < K; k += 4) {
+            __m256 a00 = _mm256_loadu_ps(d0 + k * 8), a01 = _mm256_loadu_ps(d0 + (k + 1) * 8),
+                   a02 = _mm256_loadu_ps(d0 + (k + 2) * 8), a03 = _mm256_loadu_ps(d0 + (k + 3) * 8),
+                   a10 = _mm256_loadu_ps(d1 + k * 8), a11 = _mm256_loadu_ps(d1 + (k + 1) * 8),
+                   a12 = _mm256_loadu_ps(d1 + (k + 2) * 8), a13 = _mm256_loadu_ps(d1 + (k + 3) * 8);
             for (int t = 0; t < T; t++) {
-                __m256 d = _mm256_loadu_ps(dl + t * ld + b * 8);
+                __m256 u = _mm256_loadu_ps(dl + t * ld + b * 8);
+                __m256 v = _mm256_loadu_ps(dl + t * ld + b * 8 + 8);
                 const float *xt = x + t * K + k;
-                for (int j = 0; j < 8; j++)
-                    a[j] = _mm256_fmadd_ps(d, _mm256_broadcast_ss(xt + j), a[j]);
+                __m256 x0 = _mm256_broadcast_ss(xt), x1 = _mm256_broadcast_ss(xt + 1);
+                a00 = _mm256_fmadd_ps(u, x0, a00);
+                a10 = _mm256_fmadd_ps(v, x0, a10);
+                a01 = _mm256_fmadd_ps(u, x1, a01);
+                a11 = _mm256_fmadd_ps(v, x1, a11);
+                __m256 x2 = _mm256_broadcast_ss(xt + 2), x3 = _mm256_broadcast_ss(xt + 3);
+                a02 = _mm256_fmadd_ps(u, x2, a02);
+                a12 = _mm256_fmadd_ps(v, x2, a12);
+                a03 = _mm256_fmadd_ps(u, x3, a03);
+                a13 = _mm256_fmadd_ps(v, x3, a13);
             }
-            for (int j = 0; j < 8; j++) _mm256_storeu_ps(dw + (k + j) * 8, a[j]);
+            _mm256_storeu_ps(d0 + k * 8, a00);
+            _mm256_storeu_ps(d0 + (k + 1) * 8, a01);
+            _mm256_storeu_ps(d0 + (k + 2) * 8, a02);
+            _mm256_storeu_ps(d0 + (k + 3) * 8, a03);
+            _mm256_storeu_ps(d1 + k * 8, a10);
+            _mm256_storeu_ps(d1 + (k + 1) * 8, a11);
+            _mm256_storeu_ps(d1 + (k + 2) * 8, a12);
+            _mm256_storeu_ps(d1 + (k + 3) * 8, a13);
+        }
+    }
+    for (; b < b1; b++) {
+        float *dw = dwb + b * K * 8;
+        for (int k = 0; k < K; k++) {
+            __m256 a = _mm256_loadu_ps(dw + k * 8);
+            for (int t = 0; t < T; t++)
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(dl + t * ld + b * 8),
+                                    _mm256_broadcast_ss(x + t * K + k), a);
+            _mm256_storeu_ps(dw + k * 8, a);
         }
     }
 }
 
+#define BX_CHUNK 16 /* row blocks of W kept in L1 while all positions pass */
+
 AVX2 static void head_bwd_x_avx2(const float *dl, int64_t ld, const float *wb, int T,
                                  int64_t b0, int64_t b1, float *part) {
-    for (int t = 0; t < T; t++)
-        for (int k = 0; k < K; k += 8) {
-            float *pt = part + (t * K + k) * 8;
-            __m256 a[8];
-            for (int j = 0; j < 8; j++) a[j] = _mm256_loadu_ps(pt + j * 8);
-            for (int64_t b = b0; b < b1; b++) {
-                __m256 d = _mm256_loadu_ps(dl + t * ld + b * 8);
-                const float *w = wb + (b * K + k) * 8;
-                for (int j = 0; j < 8; j++)
-                    a[j] = _mm256_fmadd_ps(d, _mm256_loadu_ps(w + j * 8), a[j]);
+    for (int64_t c0 = b0; c0 < b1; c0 += BX_CHUNK) {
+        int64_t c1 = c0 + BX_CHUNK < b1 ? c0 + BX_CHUNK : b1;
+        int t = 0;
+        for (; t + 2 <= T; t += 2)
+            for (int k = 0; k < K; k += 4) {
+                float *p0 = part + (t * K + k) * 8, *p1 = p0 + K * 8;
+                __m256 a00 = _mm256_loadu_ps(p0), a01 = _mm256_loadu_ps(p0 + 8),
+                       a02 = _mm256_loadu_ps(p0 + 16), a03 = _mm256_loadu_ps(p0 + 24),
+                       a10 = _mm256_loadu_ps(p1), a11 = _mm256_loadu_ps(p1 + 8),
+                       a12 = _mm256_loadu_ps(p1 + 16), a13 = _mm256_loadu_ps(p1 + 24);
+                for (int64_t b = c0; b < c1; b++) {
+                    __m256 u = _mm256_loadu_ps(dl + t * ld + b * 8);
+                    __m256 v = _mm256_loadu_ps(dl + (t + 1) * ld + b * 8);
+                    const float *w = wb + (b * K + k) * 8;
+                    __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+                    a00 = _mm256_fmadd_ps(u, w0, a00);
+                    a10 = _mm256_fmadd_ps(v, w0, a10);
+                    a01 = _mm256_fmadd_ps(u, w1, a01);
+                    a11 = _mm256_fmadd_ps(v, w1, a11);
+                    __m256 w2 = _mm256_loadu_ps(w + 16), w3 = _mm256_loadu_ps(w + 24);
+                    a02 = _mm256_fmadd_ps(u, w2, a02);
+                    a12 = _mm256_fmadd_ps(v, w2, a12);
+                    a03 = _mm256_fmadd_ps(u, w3, a03);
+                    a13 = _mm256_fmadd_ps(v, w3, a13);
+                }
+                _mm256_storeu_ps(p0, a00);
+                _mm256_storeu_ps(p0 + 8, a01);
+                _mm256_storeu_ps(p0 + 16, a02);
+                _mm256_storeu_ps(p0 + 24, a03);
+                _mm256_storeu_ps(p1, a10);
+                _mm256_storeu_ps(p1 + 8, a11);
+                _mm256_storeu_ps(p1 + 16, a12);
+                _mm256_storeu_ps(p1 + 24, a13);
             }
-            for (int j = 0; j < 8; j++) _mm256_storeu_ps(pt + j * 8, a[j]);
-        }
+        for (; t < T; t++)
+            for (int k = 0; k < K; k++) {
+                float *p = part + (t * K + k) * 8;
+                __m256 a = _mm256_loadu_ps(p);
+                for (int64_t b = c0; b < c1; b++)
+                    a = _mm256_fmadd_ps(_mm256_loadu_ps(dl + t * ld + b * 8),
+                                        _mm256_loadu_ps(wb + (b * K + k) * 8), a);
+                _mm256_storeu_ps(p, a);
+            }
+    }
 }
 
 void ssx_head_kernels(ssx_kernel_set *k, int avx2) {

@@ -1,0 +1,559 @@
+"""Round trips and lzma-like behaviour of the Python API (compress/decompress,
+the incremental objects and statesmix.open)."""
+import array
+import io
+import os
+import pathlib
+import random
+import subprocess
+import sys
+
+# OpenMP threads busy-wait by default, which makes the parallel kernels
+# dramatically slower on a loaded machine (only effective if the C core is
+# not loaded yet).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import statesmix  # noqa: E402
+import statesmix.presets  # noqa: E402
+from statesmix import container as ct  # noqa: E402
+from statesmix import core  # noqa: E402
+from statesmix import (StateSMixCompressor, StateSMixDecompressor,  # noqa: E402
+                       StateSMixError, StateSMixFile)
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+_WORDS = ("the of and to in a is that for it as was with be by on not he I this are "
+          "or his from at which but have an they you were her she there one all we "
+          "their when been has would more if no out so said what up its about into "
+          "than them can only other new some time could these two may then do first "
+          "any my now such like our over man me even most made after also did many "
+          "compression state space model token probability range coder entropy "
+          "naïve café Zürich déjà-vu ½ → λ 東京 Ελληνικά").split()
+
+
+def make_text(n, seed=0):
+    """About n bytes of deterministic pseudo-English (with some UTF-8)."""
+    rng = random.Random(seed)
+    out, size = [], 0
+    while size < n:
+        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 14)))
+        line = line[0].upper() + line[1:] + rng.choice(".,;!?") + "\n"
+        out.append(line)
+        size += len(line.encode())
+    return "".join(out).encode()[:n]
+
+
+def blocks_of(stream):
+    """(raw_len, n_tokens, body_len) of every block of a one-stream buffer."""
+    header, pos = ct.parse_header(stream, 0)
+    out = []
+    while True:
+        (raw, ntok, blen), pos = ct.parse_block_header(stream, pos, header)
+        if raw == 0:
+            return out
+        out.append((raw, ntok, blen))
+        pos += blen
+
+
+RANDOM_4K = random.Random(42).randbytes(4096)
+CASES = {
+    "empty": b"",
+    "one-byte": b"x",
+    "one-nul": b"\0",
+    "all-bytes": bytes(range(256)),
+    "all-bytes-x4-shuffled": bytes(random.Random(1).sample(list(range(256)) * 4, 1024)),
+    "random-4k": RANDOM_4K,
+    "invalid-utf8": b"ok \xff\xfe bad \xc3( \xe2\x82 \xf0\x9f\x98 \xed\xa0\x80 end\x80" * 20,
+    "nuls": b"\0" * 3000 + b"a\0b\0" * 100,
+    "text-100": make_text(100, 1),
+    "text-3k": make_text(3000, 2),
+    "text-10k": make_text(10000, 3),
+    "crlf": make_text(2000, 4).replace(b"\n", b"\r\n"),
+    "utf8-only": ("Grüße aus 東京 — ünïcödé ☃ " * 80).encode(),
+    "repetitive": b"abc" * 3000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_round_trip(name):
+    data = CASES[name]
+    comp = statesmix.compress(data)
+    assert comp[:4] == ct.MAGIC
+    assert statesmix.decompress(comp) == data
+
+
+def test_compresses_text():
+    data = CASES["text-10k"]
+    assert len(statesmix.compress(data)) < len(data) * 0.7
+
+
+def test_many_blocks():
+    data = make_text(12000, 5)
+    comp = statesmix.compress(data, block_size=1024)
+    blocks = blocks_of(comp)
+    assert len(blocks) >= 11
+    assert all(raw <= 1024 for raw, _, _ in blocks)
+    assert sum(raw for raw, _, _ in blocks) == len(data)
+    assert statesmix.decompress(comp) == data
+    # binary data (no newlines) is cut at the limit, also not inside UTF-8
+    data = RANDOM_4K[:3000]
+    comp = statesmix.compress(data, block_size=1024)
+    assert len(blocks_of(comp)) >= 3
+    assert statesmix.decompress(comp) == data
+
+
+def test_block_size_limits():
+    with pytest.raises(ValueError):
+        statesmix.compress(b"x", block_size=ct.MIN_BLOCK_SIZE - 1)
+    with pytest.raises(ValueError):
+        statesmix.compress(b"x", block_size=ct.MAX_BLOCK_SIZE + 1)
+
+
+def test_levels_and_presets():
+    data = CASES["text-3k"]
+    for level in (1, 6, 9):
+        comp = statesmix.compress(data, level=level)
+        d = StateSMixDecompressor()
+        assert d.decompress(comp) == data
+        assert d.header.level == level
+    assert statesmix.decompress(statesmix.compress(data, preset="count")) == data
+    with pytest.raises(StateSMixError):
+        statesmix.compress(data, level=10)
+    with pytest.raises(StateSMixError):
+        statesmix.compress(data, preset="no-such-preset")
+
+
+@pytest.mark.parametrize("preset", sorted(statesmix.presets.BY_NAME))
+def test_every_preset(preset):
+    data = CASES["text-3k"][:1500] + CASES["invalid-utf8"][:100]
+    comp = statesmix.compress(data, preset=preset, block_size=1024)
+    d = StateSMixDecompressor()
+    assert d.decompress(comp) == data and d.eof
+    assert d.header.preset == statesmix.presets.BY_NAME[preset]
+    assert d.header.level == 0
+
+
+def test_header_and_stats():
+    data = CASES["text-3k"]
+    comp = statesmix.compress(data)
+    d = StateSMixDecompressor()
+    assert d.header is None
+    assert d.decompress(comp) == data
+    h = d.header
+    assert h.content_size == len(data)
+    assert h.block_size == ct.DEFAULT_BLOCK_SIZE
+    st = d.stats()
+    for key in ("tokens", "new_tokens", "ideal_bits", "coded_bits", "payload_bytes",
+                "vocab_bytes", "live"):
+        assert key in st
+    assert st["output_bytes"] == len(data)
+    assert 0 < st["live"] <= st["tokens"]
+    assert st["new_tokens"] == st["live"]
+    # the integer distribution costs a little more than the float one
+    assert st["coded_bits"] >= st["ideal_bits"] - 1e-6
+    assert 8 * st["payload_bytes"] >= st["ideal_bits"]
+    c = StateSMixCompressor()
+    c.compress(data)
+    c.flush()
+    cst = c.stats()
+    assert cst["input_bytes"] == len(data)
+    assert cst["tokens"] == st["tokens"]
+    assert cst["payload_bytes"] == st["payload_bytes"]
+
+
+# ---------------------------------------------------------------- streaming
+
+def pieces(data, size):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+PIECES_DATA = make_text(2500, 6) + RANDOM_4K[:300] + make_text(600, 7)
+_one_shot = {}
+
+
+def one_shot(sized):
+    """Reference outputs, computed once: a compressor given everything in one
+    call (sized: with content_size, which is what compress() does)."""
+    if sized not in _one_shot:
+        if sized:
+            _one_shot[sized] = statesmix.compress(PIECES_DATA, block_size=1024)
+        else:
+            c = StateSMixCompressor(block_size=1024)
+            _one_shot[sized] = c.compress(PIECES_DATA) + c.flush()
+    return _one_shot[sized]
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000, 1023, 1025, 4099])
+def test_compressor_pieces_equal_one_shot(size):
+    data = PIECES_DATA
+    sized = size % 2 == 1          # half the cases announce the size
+    c = StateSMixCompressor(block_size=1024, content_size=len(data) if sized else None)
+    out = b"".join(c.compress(p) for p in pieces(data, size)) + c.flush()
+    assert out == one_shot(sized)
+    assert len(blocks_of(out)) >= 3
+
+
+def test_compressor_emits_progressively():
+    data = make_text(8000, 8)
+    c = StateSMixCompressor(block_size=1024)
+    first = c.compress(data[:3000])
+    assert first.startswith(ct.MAGIC)
+    assert len(first) > 100      # header and at least one block came out already
+    rest = c.compress(data[3000:]) + c.flush()
+    assert statesmix.decompress(first + rest) == data
+
+
+def test_compressor_misuse():
+    c = StateSMixCompressor()
+    c.compress(b"abc")
+    c.flush()
+    with pytest.raises(ValueError):
+        c.flush()
+    with pytest.raises(ValueError):
+        c.compress(b"more")
+    with pytest.raises(TypeError):
+        StateSMixCompressor().compress("text is not bytes")
+    c = StateSMixCompressor(content_size=10)
+    c.compress(b"12345")
+    with pytest.raises(StateSMixError):
+        c.flush()
+    # nothing compressed: a valid empty stream
+    c = StateSMixCompressor()
+    assert statesmix.decompress(c.flush()) == b""
+
+
+def test_decompressor_byte_by_byte():
+    data = make_text(3000, 9)
+    comp = statesmix.compress(data, block_size=1024)
+    d = StateSMixDecompressor()
+    out = []
+    for i in range(len(comp)):
+        assert not d.eof
+        assert d.needs_input
+        out.append(d.decompress(comp[i:i + 1]))
+    assert d.eof
+    assert not d.needs_input
+    assert d.unused_data == b""
+    assert b"".join(out) == data
+    with pytest.raises(EOFError):
+        d.decompress(b"x")
+
+
+@pytest.mark.parametrize("size,max_length", [(1, 1), (7, 100), (1000, 333), (3, 4096),
+                                             (4096, 1), (50000, 7)])
+def test_decompressor_max_length(size, max_length):
+    data = make_text(2500, 10)
+    comp = statesmix.compress(data, block_size=1024)
+    d = StateSMixDecompressor()
+    out = []
+    pos = 0
+    calls = 0
+    while not d.eof:
+        if d.needs_input:
+            assert pos < len(comp), "needs_input with all input consumed"
+            chunk = comp[pos:pos + size]
+            pos += size
+        else:
+            chunk = b""
+        r = d.decompress(chunk, max_length=max_length)
+        assert len(r) <= max_length
+        out.append(r)
+        calls += 1
+        assert calls < 100000
+    assert b"".join(out) == data
+    assert d.unused_data == b""
+
+
+def test_decompressor_needs_input_semantics():
+    data = make_text(3000, 11)
+    comp = statesmix.compress(data)
+    d = StateSMixDecompressor()
+    assert d.decompress(comp, max_length=0) == b""
+    assert not d.needs_input            # unconsumed input is buffered
+    first = d.decompress(b"", max_length=100)
+    assert first == data[:100]
+    assert not d.needs_input and not d.eof   # decoded output still buffered
+    rest = d.decompress(b"")
+    assert first + rest == data
+    assert d.eof and not d.needs_input
+    # incomplete input: the decompressor asks for more
+    d = StateSMixDecompressor()
+    assert d.decompress(comp[:30]) == b""
+    assert d.needs_input and not d.eof
+
+
+def test_concatenated_streams():
+    parts = [make_text(1000, 12), b"", RANDOM_4K[:200], b"z"]
+    comp = b"".join(statesmix.compress(p) for p in parts)
+    assert statesmix.decompress(comp) == b"".join(parts)
+    # a stream decompressor stops at the end of its stream
+    d = StateSMixDecompressor()
+    assert d.decompress(comp) == parts[0]
+    assert d.eof
+    assert d.unused_data == comp[len(statesmix.compress(parts[0])):]
+
+
+def test_unused_data():
+    comp = statesmix.compress(b"hello world")
+    d = StateSMixDecompressor()
+    assert d.decompress(comp + b"trailing junk") == b"hello world"
+    assert d.eof
+    assert d.unused_data == b"trailing junk"
+    d = StateSMixDecompressor()
+    assert d.decompress(comp[:-3]) == b"hello world"   # blocks come out early
+    assert not d.eof and d.unused_data == b""
+    assert d.decompress(comp[-3:] + b"!") == b""
+    assert d.eof and d.unused_data == b"!"
+
+
+def test_bytes_like_inputs():
+    data = make_text(700, 13)
+    comp = statesmix.compress(data)
+    for obj in (bytearray(data), memoryview(data), array.array("B", data)):
+        assert statesmix.compress(obj) == comp
+    ints = array.array("I", range(100))
+    assert statesmix.decompress(statesmix.compress(ints)) == ints.tobytes()
+    assert statesmix.decompress(statesmix.compress(memoryview(ints))) == ints.tobytes()
+    for obj in (bytearray(comp), memoryview(comp), array.array("B", comp)):
+        assert statesmix.decompress(obj) == data
+        d = StateSMixDecompressor()
+        assert d.decompress(obj) == data
+    c = StateSMixCompressor()
+    out = c.compress(bytearray(data[:300])) + c.compress(memoryview(data)[300:]) + c.flush()
+    assert statesmix.decompress(out) == data
+    with pytest.raises(TypeError):
+        statesmix.compress("str")
+
+
+# ---------------------------------------------------------------- open()
+
+def test_open_binary_modes(tmp_path):
+    path = tmp_path / "f.ssx"
+    data = make_text(2000, 14)
+    with statesmix.open(path, "wb") as f:
+        assert isinstance(f, StateSMixFile)
+        assert f.writable() and not f.readable() and not f.seekable()
+        assert f.mode == "wb"
+        assert f.write(data[:1000]) == 1000
+        assert f.write(memoryview(data)[1000:]) == len(data) - 1000
+        assert f.tell() == len(data)
+        assert f.name == str(path)
+        assert isinstance(f.fileno(), int)
+    assert f.closed
+    f.close()                                  # closing twice is fine
+    assert statesmix.decompress(path.read_bytes()) == data
+    for mode in ("rb", "r"):
+        with statesmix.open(path, mode) as f:
+            assert f.readable() and not f.writable()
+            assert f.mode == "rb"
+            assert f.read() == data
+            assert f.read() == b""
+    with statesmix.open(str(path)) as f:           # str, default mode
+        assert f.read(10) == data[:10]
+    with statesmix.open(os.fsencode(path)) as f:   # bytes path
+        assert f.read(10) == data[:10]
+    with pytest.raises(FileExistsError):
+        statesmix.open(path, "xb")
+    with pytest.raises(FileExistsError):
+        statesmix.open(path, "x")
+    with statesmix.open(tmp_path / "new.ssx", "x") as f:
+        f.write(b"exclusive")
+    assert statesmix.decompress((tmp_path / "new.ssx").read_bytes()) == b"exclusive"
+    with statesmix.open(path, "w") as f:            # truncates
+        f.write(b"short")
+    assert statesmix.decompress(path.read_bytes()) == b"short"
+
+
+def test_open_append_makes_concatenated_streams(tmp_path):
+    path = tmp_path / "log.ssx"
+    with statesmix.open(path, "ab") as f:
+        f.write(b"first\n")
+    with statesmix.open(path, "a") as f:
+        f.write(b"second\n")
+    with statesmix.open(path, "at", encoding="utf-8") as f:
+        f.write("third ☃\n")
+    raw = path.read_bytes()
+    assert raw.count(ct.MAGIC) == 3
+    assert statesmix.decompress(raw) == "first\nsecond\nthird ☃\n".encode()
+    with statesmix.open(path, "rt", encoding="utf-8") as f:
+        assert f.readlines() == ["first\n", "second\n", "third ☃\n"]
+
+
+def test_open_text_modes(tmp_path):
+    path = tmp_path / "t.ssx"
+    text = make_text(4000, 15).decode() + "ünïcödé\r\nend"
+    with statesmix.open(path, "wt", encoding="utf-8", newline="") as f:
+        assert isinstance(f, io.TextIOWrapper)
+        f.write(text)
+    with statesmix.open(path, "rt", encoding="utf-8", newline="") as f:
+        assert f.read() == text
+    with statesmix.open(path, "rt", encoding="utf-8") as f:    # universal newlines
+        lines = list(f)
+    assert "".join(lines) == text.replace("\r\n", "\n")
+    with statesmix.open(tmp_path / "x.ssx", "xt", encoding="latin-1") as f:
+        f.write("café")
+    assert statesmix.decompress((tmp_path / "x.ssx").read_bytes()) == "café".encode("latin-1")
+    with statesmix.open(tmp_path / "e.ssx", "wt", encoding="ascii", errors="replace") as f:
+        f.write("naïve")
+    assert statesmix.decompress((tmp_path / "e.ssx").read_bytes()) == b"na?ve"
+    with pytest.raises(ValueError):
+        statesmix.open(path, "rb", encoding="utf-8")
+    with pytest.raises(ValueError):
+        statesmix.open(path, "rb", errors="strict")
+    with pytest.raises(ValueError):
+        statesmix.open(path, "rb", newline="\n")
+    with pytest.raises(ValueError):
+        statesmix.open(path, "rtb")
+
+
+def test_open_file_objects():
+    data = make_text(6000, 16)
+    buf = io.BytesIO()
+    with statesmix.open(buf, "wb", block_size=1024) as f:
+        f.write(data[:4000])
+        # compressed blocks reach the file object before close()
+        assert len(buf.getvalue()) > 200
+        f.write(data[4000:])
+    assert not buf.closed                  # a file object is not closed
+    comp = buf.getvalue()
+    assert statesmix.decompress(comp) == data
+    src = io.BytesIO(comp)
+    with statesmix.open(src) as f:
+        assert f.read() == data
+    assert not src.closed
+    with StateSMixFile(io.BytesIO(comp)) as f:
+        assert f.read(100) == data[:100]
+    with pytest.raises(TypeError):
+        StateSMixFile(12.5)
+    with pytest.raises(ValueError):
+        StateSMixFile(io.BytesIO(), "rw")
+    with pytest.raises(ValueError):
+        StateSMixFile(io.BytesIO(comp), "rb", level=3)
+
+
+def test_file_reading_api():
+    data = make_text(2600, 17)
+    comp = statesmix.compress(data[:1500], block_size=1024) + statesmix.compress(data[1500:])
+    f = StateSMixFile(io.BytesIO(comp))
+    assert f.seekable()
+    assert f.peek()[:5] == data[:5]
+    assert f.tell() == 0
+    line = f.readline()
+    assert line == data[:data.index(b"\n") + 1]
+    assert f.readline(3) == data[len(line):len(line) + 3]
+    f.seek(0)
+    lines = list(f)
+    assert b"".join(lines) == data
+    assert all(x.endswith(b"\n") for x in lines[:-1])
+    f.seek(100)
+    buf = bytearray(50)
+    assert f.readinto(buf) == 50 and bytes(buf) == data[100:150]
+    r = f.read1(10)
+    assert 1 <= len(r) <= 10 and r == data[150:150 + len(r)]
+    f.seek(1490)
+    assert f.read(20) == data[1490:1510]           # across the stream boundary
+    assert f.seek(-10, io.SEEK_END) == len(data) - 10
+    assert f.read() == data[-10:]
+    assert f.seek(-5, io.SEEK_CUR) == len(data) - 5
+    assert f.seek(3) == 3
+    assert f.read(4) == data[3:7]
+    assert f.seek(len(data) + 100) == len(data)
+    assert f.read(1) == b"" and f.read1() == b"" and f.peek() == b""
+    f.close()
+    assert f.closed
+    with pytest.raises(ValueError):
+        f.read()
+    with pytest.raises(ValueError):
+        f.readable()
+    with StateSMixFile(io.BytesIO(comp)) as f:
+        with pytest.raises(io.UnsupportedOperation):
+            f.write(b"x")
+    with StateSMixFile(io.BytesIO(), "wb") as f:
+        with pytest.raises(io.UnsupportedOperation):
+            f.read()
+        with pytest.raises(io.UnsupportedOperation):
+            f.seek(0)
+
+
+def test_file_empty_and_bad_input():
+    assert StateSMixFile(io.BytesIO(b"")).read() == b""
+    comp = statesmix.compress(b"some data here")
+    with pytest.raises(StateSMixError):
+        StateSMixFile(io.BytesIO(comp[:-1])).read()
+    with pytest.raises(StateSMixError):
+        StateSMixFile(io.BytesIO(comp + b"garbage")).read()
+    with pytest.raises(StateSMixError):
+        StateSMixFile(io.BytesIO(b"not a statesmix file")).read()
+
+
+# ---------------------------------------------------------------- properties
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_property_round_trip(data):
+    assert statesmix.decompress(statesmix.compress(data)) == data
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=300), st.integers(1, 50))
+def test_property_streaming(text, piece):
+    data = text.encode("utf-8", "surrogatepass")
+    c = StateSMixCompressor(content_size=len(data))
+    out = b"".join(c.compress(p) for p in pieces(data, piece)) + c.flush()
+    assert out == statesmix.compress(data)
+    d = StateSMixDecompressor()
+    got = b"".join(d.decompress(p) for p in pieces(out, piece))
+    assert got == data and d.eof
+
+
+# ---------------------------------------------------------------- determinism
+
+DET_DATA = make_text(1300, 18) + RANDOM_4K[:200]
+# the scalar kernels are several times slower: a smaller input (two blocks)
+SCALAR_DATA = DET_DATA[:1100]
+
+
+def test_threads_do_not_change_output():
+    one = statesmix.compress(DET_DATA, threads=1, block_size=1024)
+    two = statesmix.compress(DET_DATA, threads=2, block_size=1024)
+    assert one == two
+    assert statesmix.compress(DET_DATA, threads=0, block_size=1024) == one
+    assert statesmix.decompress(one, threads=2) == DET_DATA
+
+
+def test_scalar_and_simd_identical():
+    if not core.simd_available():
+        pytest.skip("no AVX2/FMA on this machine: only the scalar kernels exist")
+    before = core.simd_enabled()
+    try:
+        core.set_simd(True)
+        assert core.simd_enabled()
+        simd = statesmix.compress(SCALAR_DATA, block_size=1024)
+        core.set_simd(False)
+        assert not core.simd_enabled()
+        scalar = statesmix.compress(SCALAR_DATA, block_size=1024)
+        assert scalar == simd
+        assert statesmix.decompress(simd) == SCALAR_DATA      # scalar decodes SIMD
+    finally:
+        core.set_simd(before)
+
+
+def test_scalar_env_subprocess_identical(tmp_path):
+    src = tmp_path / "in.bin"
+    src.write_bytes(SCALAR_DATA)
+    code = ("import sys, statesmix, statesmix.core as c; "
+            "sys.stdout.buffer.write(bytes([c.simd_enabled()]) + "
+            "statesmix.compress(open(sys.argv[1], 'rb').read(), block_size=1024))")
+    env = dict(os.environ, STATESMIX_SCALAR="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
+                                                        os.environ.get("PYTHONPATH")])))
+    r = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True,
+                       env=env, timeout=120)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert r.stdout[0] == 0            # the environment variable forced scalar
+    assert r.stdout[1:] == statesmix.compress(SCALAR_DATA, block_size=1024)

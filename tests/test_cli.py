@@ -1,0 +1,549 @@
+"""The statesmix command line tool, in-process through statesmix.cli.main()
+and a few times as `python -m statesmix`."""
+import io
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import time
+
+# See test_api.py: keep OpenMP from busy-waiting on a loaded machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+
+import statesmix  # noqa: E402
+from statesmix import cli  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+_WORDS = ("the of and to in a is that for it as was with be by on not he this are or "
+          "his from at which but have an they you were her she there one all we "
+          "compression model token range coder entropy naïve café").split()
+
+
+def make_text(n, seed=0):
+    rng = random.Random(seed)
+    out, size = [], 0
+    while size < n:
+        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))) + ".\n"
+        out.append(line)
+        size += len(line.encode())
+    return "".join(out).encode()[:n]
+
+
+DATA = make_text(3000, 1)
+
+
+def run(args, capsys):
+    """main(args) -> (status, stdout, stderr) as text."""
+    status = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_bin(args, capsysbinary):
+    status = cli.main([str(a) for a in args])
+    out, err = capsysbinary.readouterr()
+    return status, out, err.decode()
+
+
+def one_error_line(err, *needles):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("statesmix: "), err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], err
+    return lines[0]
+
+
+class TTYBuffer(io.BytesIO):
+    def isatty(self):
+        return True
+
+
+class FakeStdin:
+    def __init__(self, data, tty=False):
+        self.buffer = TTYBuffer(data) if tty else io.BytesIO(data)
+
+    def isatty(self):
+        return self.buffer.isatty()
+
+
+class FakeStdout:
+    def __init__(self, tty=True):
+        self.buffer = TTYBuffer() if tty else io.BytesIO()
+
+    def isatty(self):
+        return self.buffer.isatty()
+
+    def write(self, s):
+        self.buffer.write(s.encode())
+
+    def flush(self):
+        pass
+
+
+@pytest.fixture
+def src(tmp_path):
+    p = tmp_path / "doc.txt"
+    p.write_bytes(DATA)
+    return p
+
+
+def listing(path):
+    return sorted(os.listdir(path))
+
+
+# ---------------------------------------------------------------- basics
+
+def test_round_trip_keeps_input(src, capsys):
+    status, out, err = run([src], capsys)
+    assert status == 0 and out == "" and err == ""
+    ssx = src.with_name("doc.txt.ssx")
+    assert src.read_bytes() == DATA                  # -k is the default
+    comp = ssx.read_bytes()
+    # the file's size is recorded, and the default level is 6
+    assert comp == statesmix.compress(DATA, level=6)
+    src.unlink()
+    status, out, err = run(["-d", ssx], capsys)
+    assert status == 0 and err == ""
+    assert src.read_bytes() == DATA
+    assert ssx.exists()
+    assert listing(src.parent) == ["doc.txt", "doc.txt.ssx"]   # no temporary files
+
+
+def test_keeps_mode_and_mtime(src, capsys):
+    os.chmod(src, 0o640)
+    os.utime(src, ns=(1_000_000_000_000_000_000, 1_200_000_000_000_000_000))
+    assert run(["-k", src], capsys)[0] == 0
+    st = os.stat(src.with_name("doc.txt.ssx"))
+    assert st.st_mode & 0o777 == 0o640
+    assert st.st_mtime_ns == 1_200_000_000_000_000_000
+
+
+def test_rm_removes_input_only_on_success(src, capsys):
+    ssx = src.with_name("doc.txt.ssx")
+    assert run(["--rm", src], capsys)[0] == 0
+    assert not src.exists() and statesmix.decompress(ssx.read_bytes()) == DATA
+    assert run(["-d", "--rm", ssx], capsys)[0] == 0
+    assert src.read_bytes() == DATA and not ssx.exists()
+    # failure (output exists): the input stays
+    ssx.write_bytes(b"precious")
+    status, _, err = run(["--rm", src], capsys)
+    assert status == 1
+    one_error_line(err, "doc.txt", "exists")
+    assert src.read_bytes() == DATA and ssx.read_bytes() == b"precious"
+    # a corrupt .ssx is not removed when decompression fails
+    ssx.write_bytes(statesmix.compress(DATA)[:-5])
+    src.unlink()
+    status, _, err = run(["-d", "--rm", ssx], capsys)
+    assert status == 1
+    one_error_line(err, "doc.txt.ssx")
+    assert ssx.exists() and not src.exists()
+    assert listing(ssx.parent) == ["doc.txt.ssx"]
+
+
+def test_rm_verification_failure_keeps_input(src, capsys, monkeypatch):
+    """--rm decodes the written output and compares it before removing."""
+    real = cli.StateSMixCompressor
+
+    class Lossy(real):
+        def compress(self, data):
+            return super().compress(bytes(data).replace(b"the", b"THE"))
+
+        def flush(self):
+            return super().flush()
+
+    monkeypatch.setattr(cli, "StateSMixCompressor",
+                        lambda *a, **k: Lossy(*a, **dict(k, content_size=None)))
+    status, _, err = run(["--rm", src], capsys)
+    assert status == 1
+    one_error_line(err, "verification failed")
+    assert src.read_bytes() == DATA
+    assert listing(src.parent) == ["doc.txt"]
+
+
+def test_force_needed_to_overwrite(src, capsys):
+    ssx = src.with_name("doc.txt.ssx")
+    ssx.write_bytes(b"old contents")
+    status, _, err = run([src], capsys)
+    assert status == 1
+    one_error_line(err, "doc.txt", "already exists", "-f")
+    assert ssx.read_bytes() == b"old contents"
+    assert run(["-f", src], capsys)[0] == 0
+    assert statesmix.decompress(ssx.read_bytes()) == DATA
+    # decompression too
+    src.write_bytes(b"newer file")
+    status, _, err = run(["-d", ssx], capsys)
+    assert status == 1 and src.read_bytes() == b"newer file"
+    one_error_line(err, "already exists")
+    assert run(["-d", "-f", ssx], capsys)[0] == 0
+    assert src.read_bytes() == DATA
+
+
+def test_stdout_and_output_file(src, capsysbinary, tmp_path):
+    status, out, err = run_bin(["-c", src], capsysbinary)
+    assert status == 0 and err == ""
+    assert out == statesmix.compress(DATA, level=6)
+    assert not src.with_name("doc.txt.ssx").exists()
+    target = tmp_path / "sub.ssx"
+    status, out, err = run_bin(["-o", target, "-3", src], capsysbinary)
+    assert status == 0 and out == b""
+    assert statesmix.decompress(target.read_bytes()) == DATA
+    status, out, err = run_bin(["-dc", target], capsysbinary)
+    assert status == 0 and out == DATA
+    status, out, _ = run_bin(["-d", "-o", tmp_path / "plain", target], capsysbinary)
+    assert status == 0 and (tmp_path / "plain").read_bytes() == DATA
+    # -c with several files writes concatenated streams
+    other = tmp_path / "other.txt"
+    other.write_bytes(b"second file\n")
+    status, out, _ = run_bin(["-c", src, other], capsysbinary)
+    assert status == 0 and statesmix.decompress(out) == DATA + b"second file\n"
+
+
+def test_stdin_to_stdout(capsysbinary, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(DATA))
+    status, out, err = run_bin([], capsysbinary)
+    assert status == 0 and err == ""
+    comp = out
+    assert statesmix.decompress(comp) == DATA
+    assert statesmix.StateSMixFile(io.BytesIO(comp)).read() == DATA
+    monkeypatch.setattr(sys, "stdin", FakeStdin(comp))
+    status, out, err = run_bin(["-d", "-"], capsysbinary)
+    assert status == 0 and out == DATA
+    monkeypatch.setattr(sys, "stdin", FakeStdin(comp))
+    assert run_bin(["-t"], capsysbinary)[0] == 0
+
+
+def test_refuses_terminal(src, capsys, monkeypatch):
+    fake = FakeStdout(tty=True)
+    monkeypatch.setattr(sys, "stdout", fake)
+    status, _, err = run(["-c", src], capsys)
+    assert status == 1
+    one_error_line(err, "terminal")
+    assert fake.buffer.getvalue() == b""
+    assert run(["-c", "-f", src], capsys)[0] == 0
+    assert statesmix.decompress(fake.buffer.getvalue()) == DATA
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b"", tty=True))
+    status, _, err = run(["-d"], capsys)
+    assert status == 1
+    one_error_line(err, "(stdin)", "terminal")
+
+
+def test_decompress_suffix_rules(tmp_path, capsysbinary):
+    odd = tmp_path / "data.bin"
+    odd.write_bytes(statesmix.compress(DATA))
+    status, _, err = run_bin(["-d", odd], capsysbinary)
+    assert status == 1
+    one_error_line(err, "data.bin", "suffix")
+    status, out, _ = run_bin(["-d", "-c", odd], capsysbinary)
+    assert status == 0 and out == DATA
+    # compressing a .ssx file again needs -f
+    ssx = tmp_path / "x.ssx"
+    ssx.write_bytes(b"whatever")
+    status, _, err = run_bin([ssx], capsysbinary)
+    assert status == 1
+    one_error_line(err, "suffix")
+    assert run_bin(["-f", ssx], capsysbinary)[0] == 0
+    assert (tmp_path / "x.ssx.ssx").exists()
+
+
+def test_test_mode(src, capsys, tmp_path):
+    comp = statesmix.compress(DATA)
+    good = tmp_path / "good.ssx"
+    good.write_bytes(comp)
+    status, out, err = run(["-t", good], capsys)
+    assert (status, out, err) == (0, "", "")
+    bad = tmp_path / "bad.ssx"
+    b = bytearray(comp)
+    b[len(b) // 2] ^= 0x55
+    bad.write_bytes(bytes(b))
+    status, out, err = run(["-t", bad, good], capsys)
+    assert status == 1 and out == ""
+    one_error_line(err, "bad.ssx")
+    assert listing(tmp_path) == ["bad.ssx", "doc.txt", "good.ssx"]     # nothing written
+    status, _, err = run(["-tv", good], capsys)
+    assert status == 0 and "OK" in err
+
+
+def test_list(tmp_path, capsys):
+    a = tmp_path / "a.ssx"
+    a.write_bytes(statesmix.compress(DATA, level=7, block_size=1024))
+    status, out, err = run(["-l", a], capsys)
+    assert status == 0 and err == ""
+    head, row = out.strip().splitlines()
+    for word in ("Compressed", "Uncompressed", "Ratio", "bpb", "Preset", "Level",
+                 "Vocabulary", "Block"):
+        assert word in head
+    size = a.stat().st_size
+    assert str(size) in row and str(len(DATA)) in row
+    assert "%.3f" % (size / len(DATA)) in row
+    assert "%.3f" % (8 * size / len(DATA)) in row
+    assert "1 KiB" in row and " 7 " in row and "a.ssx" in row
+    # -v decodes and reports the model statistics and the coder overhead
+    status, out, err = run(["-l", "-v", a], capsys)
+    assert status == 0 and err == ""
+    for word in ("Tokens:", "Live vocabulary:", "Ideal code length:", "Coder overhead:",
+                 "New-token lists:", "Ratio:", "bits per byte", "Block size:"):
+        assert word.lower() in out.lower(), word
+    d = statesmix.StateSMixDecompressor()
+    d.decompress(a.read_bytes())
+    st = d.stats()
+    overhead = 100 * (8 * st["payload_bytes"] - st["ideal_bits"]) / (8 * st["payload_bytes"])
+    assert "%.4f %%" % overhead in out
+    assert "%d" % st["tokens"] in out
+    # several files, concatenated streams and a bad one
+    b = tmp_path / "b.ssx"
+    b.write_bytes(statesmix.compress(b"one") + statesmix.compress(b"two"))
+    bad = tmp_path / "bad.ssx"
+    bad.write_bytes(b"nonsense")
+    status, out, err = run(["-l", a, bad, b], capsys)
+    assert status == 1
+    one_error_line(err, "bad.ssx")
+    lines = out.strip().splitlines()
+    assert any(line.split()[0] == "2" and "b.ssx" in line for line in lines)
+    assert "2 files" in lines[-1]
+    status, _, err = run(["-l", "-"], capsys)
+    assert status == 1
+    one_error_line(err, "standard input")
+
+
+def test_errors_are_one_line_and_processing_continues(tmp_path, capsys):
+    good = tmp_path / "good.txt"
+    good.write_bytes(DATA)
+    status, out, err = run([tmp_path / "missing.txt", tmp_path, good], capsys)
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in err
+    assert lines[0].startswith("statesmix: %s: " % (tmp_path / "missing.txt"))
+    assert "No such file" in lines[0]
+    assert "directory" in lines[1]
+    assert (tmp_path / "good.txt.ssx").exists()
+
+
+def test_usage_errors(capsys, src):
+    assert run(["--level", "0", src], capsys)[0] == 2
+    assert run(["--level", "x", src], capsys)[0] == 2
+    assert run(["--block-size", "512", src], capsys)[0] == 2
+    assert run(["--block-size", "12Q", src], capsys)[0] == 2
+    assert run(["-T", "-1", src], capsys)[0] == 2
+    assert run(["--preset", "nope", src], capsys)[0] == 2
+    assert run(["-d", "-t", src], capsys)[0] == 2
+    assert run(["-o", "x", src, src], capsys)[0] == 2
+    assert run(["-c", "-o", "x", src], capsys)[0] == 2
+    assert run(["--no-such-option"], capsys)[0] == 2
+    assert not src.with_name("doc.txt.ssx").exists()
+
+
+def test_version_and_help(capsys):
+    status, out, _ = run(["--version"], capsys)
+    assert status == 0 and out.strip() == "statesmix %s" % statesmix.__version__
+    status, out, _ = run(["--help"], capsys)
+    assert status == 0 and "--decompress" in out and "--block-size" in out
+
+
+def test_parse_size():
+    assert cli.parse_size("65536") == 65536
+    assert cli.parse_size("64K") == 65536
+    assert cli.parse_size("64k") == 65536
+    assert cli.parse_size("64KiB") == 65536
+    assert cli.parse_size("1M") == 1 << 20
+    assert cli.parse_size("1MB") == 1 << 20
+    assert cli.parse_size("2g") == 2 << 30
+    assert cli.parse_size("100B") == 100
+    for bad in ("", "K", "1.5M", "-1", "1T", "1 M B"):
+        with pytest.raises(Exception):
+            cli.parse_size(bad)
+
+
+def test_options_reach_the_stream(src, capsys, tmp_path):
+    out = tmp_path / "o.ssx"
+    assert run(["-9", "--block-size", "1K", "-T", "0", "-o", out, src], capsys)[0] == 0
+    d = statesmix.StateSMixDecompressor()
+    assert d.decompress(out.read_bytes()) == DATA
+    assert d.header.level == 9 and d.header.block_size == 1024
+    assert d.header.content_size == len(DATA)
+    assert run(["-f", "--level", "2", "-T", "1", "--preset", "count", "-o", out, src],
+               capsys)[0] == 0
+    d = statesmix.StateSMixDecompressor()
+    assert d.decompress(out.read_bytes()) == DATA
+    assert d.header.preset == 0
+    assert run(["-f", "--vocabulary", "1", "-o", out, src], capsys)[0] == 0
+    d = statesmix.StateSMixDecompressor()
+    assert d.decompress(out.read_bytes()) == DATA and d.header.vocab_id == 1
+    assert run(["--vocabulary", "no-such-vocab", src], capsys)[0] == 2
+
+
+def test_verbose_summary_and_progress(src, capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "stdout", FakeStdout(tty=False))
+    status, _, err = run(["-v", "-c", src], capsys)
+    assert status == 0
+    line = err.strip().splitlines()[-1]
+    for word in ("3000 ->", "ratio", "bpb", " s,", "KB/s", "tokens/s"):
+        assert word in line
+    # force the progress indicator (normally: -v on a terminal, after 0.5 s)
+    monkeypatch.setattr(cli._Progress, "FIRST", 0.0)
+    monkeypatch.setattr(cli._Progress, "EVERY", 0.01)
+    big = tmp_path / "big.txt"
+    big.write_bytes(make_text(20000, 2))
+    status, _, err = run(["-vv", "--block-size", "1K", big], capsys)
+    assert status == 0
+    assert "\r" in err and "%" in err and "ETA" in err and "KB/s" in err
+    assert err.endswith("\n")
+    monkeypatch.setattr(sys, "stdin", FakeStdin(DATA))
+    status, _, err = run(["-vv", "--block-size", "1K"], capsys)
+    assert status == 0 and "KB/s" in err and "(stdin)" in err
+    # -q keeps warnings quiet; errors still show
+    status, _, err = run(["-q", tmp_path / "missing"], capsys)
+    assert status == 1 and "missing" in err
+    status, _, err = run(["-qq", tmp_path / "missing"], capsys)
+    assert status == 1 and err == ""
+
+
+# ---------------------------------------------------------------- failures
+
+def _failing_compressor(exc, after=1):
+    real = cli.StateSMixCompressor
+
+    class Failing(real):
+        calls = 0
+
+        def compress(self, data):
+            Failing.calls += 1
+            if Failing.calls > after:
+                raise exc
+            return super().compress(data)
+
+    return Failing
+
+
+def test_failure_midway_leaves_no_output(tmp_path, capsys, monkeypatch):
+    big = tmp_path / "big.txt"
+    payload = make_text(20000, 3)
+    big.write_bytes(payload)
+    monkeypatch.setattr(cli, "CHUNK", 4096)      # five pieces; blocks out after the first
+    written = []
+    real_write = cli._Output.write
+    monkeypatch.setattr(cli._Output, "write",
+                        lambda self, data: (written.append(len(data)), real_write(self, data)))
+    monkeypatch.setattr(cli, "StateSMixCompressor",
+                        _failing_compressor(statesmix.StateSMixError("simulated failure")))
+    status, _, err = run(["--block-size", "1K", "--rm", big], capsys)
+    assert written and sum(written) > 1000     # a partial output had been written
+    assert status == 1
+    one_error_line(err, "big.txt", "simulated failure")
+    assert listing(tmp_path) == ["big.txt"]
+    assert big.read_bytes() == payload
+
+
+def test_failing_write_leaves_no_output(src, capsys, monkeypatch):
+    def full(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli._Output, "write", full)
+    status, _, err = run([src], capsys)
+    assert status == 1
+    one_error_line(err, "doc.txt", "No space left")
+    assert listing(src.parent) == ["doc.txt"]
+    assert src.read_bytes() == DATA
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_dev_full(src, capsys):
+    status, _, err = run(["-o", "/dev/full", src], capsys)
+    assert status == 1
+    one_error_line(err, "No space left")
+    assert run(["-o", "/dev/null", src], capsys)[0] == 0     # a device needs no -f
+
+
+def test_keyboard_interrupt(tmp_path, capsys, monkeypatch):
+    big = tmp_path / "big.txt"
+    payload = make_text(20000, 4)
+    big.write_bytes(payload)
+    before = os.stat(big)
+    monkeypatch.setattr(cli, "CHUNK", 4096)
+    monkeypatch.setattr(cli, "StateSMixCompressor",
+                        _failing_compressor(KeyboardInterrupt(), after=2))
+    status, out, err = run(["--rm", "--block-size", "1K", big, big], capsys)
+    assert status == 130
+    assert err.strip().splitlines() == ["statesmix: interrupted"]
+    assert listing(tmp_path) == ["big.txt"]
+    assert big.read_bytes() == payload
+    assert os.stat(big).st_mtime_ns == before.st_mtime_ns
+
+
+# ---------------------------------------------------------------- subprocesses
+
+def _env():
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, OMP_WAIT_POLICY="PASSIVE")
+
+
+def _cli(args, **kw):
+    return subprocess.run([sys.executable, "-m", "statesmix"] + [str(a) for a in args],
+                          capture_output=True, env=_env(), timeout=300, **kw)
+
+
+def test_subprocess_pipe_round_trip(tmp_path):
+    r = _cli([], input=DATA)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    comp = r.stdout
+    r = _cli(["-d"], input=comp)
+    assert r.returncode == 0 and r.stdout == DATA
+    bad = tmp_path / "bad.ssx"
+    bad.write_bytes(comp[:-3])
+    r = _cli(["-t", bad])
+    assert r.returncode == 1
+    one_error_line(r.stderr.decode(), "bad.ssx")
+    r = _cli(["--version"])
+    assert r.returncode == 0 and statesmix.__version__ in r.stdout.decode()
+
+
+def test_subprocess_sigint_leaves_no_output(tmp_path):
+    """A real Ctrl-C (SIGINT) in the middle of compressing."""
+    big = tmp_path / "big.txt"
+    payload = make_text(1 << 20, 5)
+    big.write_bytes(payload)
+    proc = subprocess.Popen([sys.executable, "-m", "statesmix", "--block-size", "4K",
+                             "-T", "1", str(big)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(n.endswith(".tmp") for n in os.listdir(tmp_path)):
+                break
+            time.sleep(0.01)
+        if proc.poll() is not None:
+            pytest.skip("compression finished before it could be interrupted")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.decode().strip().splitlines() == ["statesmix: interrupted"]
+    assert listing(tmp_path) == ["big.txt"]
+    assert big.read_bytes() == payload
+
+
+@pytest.mark.skipif(not (SHARED / "corpus").is_dir(),
+                    reason="needs ../shared/corpus (the repository's sibling data "
+                           "directory), which is absent")
+def test_subprocess_real_text(tmp_path):
+    files = sorted((SHARED / "corpus").iterdir())
+    sample = files[0].read_bytes()[:20000]
+    src = tmp_path / "sample.txt"
+    src.write_bytes(sample)
+    r = _cli(["-k", src])
+    assert r.returncode == 0, r.stderr
+    r = _cli(["-dc", str(src) + ".ssx"])
+    assert r.returncode == 0 and r.stdout == sample
+    assert (tmp_path / "sample.txt.ssx").stat().st_size < len(sample) * 0.6

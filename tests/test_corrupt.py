@@ -1,0 +1,323 @@
+"""Corrupt, truncated and hostile input: every failure is a StateSMixError,
+raised promptly, and nothing wrong is ever returned as if it were valid."""
+import faulthandler
+import io
+import os
+import random
+import resource
+import struct
+import time
+import tracemalloc
+
+# OpenMP threads busy-wait by default, which makes the parallel kernels
+# dramatically slower on a loaded machine; these tests decode hundreds of
+# small streams.  (Only effective if the C core is not loaded yet.)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+
+import statesmix  # noqa: E402
+from statesmix import StateSMixDecompressor, StateSMixError, StateSMixFile  # noqa: E402
+from statesmix import container as ct  # noqa: E402
+from statesmix.core import xxh64  # noqa: E402
+
+_WORDS = ("the of and to in a is that for it as was with be by on not he this are or "
+          "his from at which but have an they you were her she there one all we "
+          "compression model token range coder naïve café").split()
+
+
+def make_text(n, seed=0):
+    rng = random.Random(seed)
+    out, size = [], 0
+    while size < n:
+        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))) + ".\n"
+        out.append(line)
+        size += len(line.encode())
+    return "".join(out).encode()[:n]
+
+
+# Two blocks (block size 1024) with the fast count preset: cheap enough to
+# try every truncation and hundreds of mutations.
+COUNT_DATA = make_text(1500, 1) + bytes([0, 255, 128, 10])
+COUNT_STREAM = statesmix.compress(COUNT_DATA, preset="count", block_size=1024)
+# The default preset, one small block: the same container, the default model.
+DEFAULT_DATA = make_text(240, 2)
+DEFAULT_STREAM = statesmix.compress(DEFAULT_DATA, threads=1)
+
+
+def outcome(stream, expected, threads=1):
+    """'error' or 'same'; anything else (wrong data, another exception) fails."""
+    try:
+        out = statesmix.decompress(stream, threads=threads)
+    except StateSMixError:
+        return "error"
+    assert out == expected, "corrupt input decoded to different data without an error"
+    return "same"
+
+
+@pytest.fixture
+def watchdog():
+    """Dump the stacks and exit if a test hangs."""
+    faulthandler.dump_traceback_later(240, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+def test_streams_are_valid():
+    assert statesmix.decompress(COUNT_STREAM) == COUNT_DATA
+    assert statesmix.decompress(DEFAULT_STREAM) == DEFAULT_DATA
+    header, pos = ct.parse_header(COUNT_STREAM, 0)
+    nblocks = 0
+    while True:
+        (raw, _, blen), pos = ct.parse_block_header(COUNT_STREAM, pos, header)
+        if raw == 0:
+            break
+        nblocks += 1
+        pos += blen
+    assert nblocks == 2
+
+
+@pytest.mark.parametrize("which", ["count", "default"])
+def test_every_truncation(which, watchdog):
+    stream, data = ((COUNT_STREAM, COUNT_DATA) if which == "count"
+                    else (DEFAULT_STREAM, DEFAULT_DATA))
+    for i in range(len(stream)):
+        with pytest.raises(StateSMixError):
+            statesmix.decompress(stream[:i], threads=1)
+
+
+def test_truncation_incremental(watchdog):
+    """Fed to a StateSMixDecompressor, a truncated stream never reaches eof and
+    yields at most a prefix of the data (decoded, checksummed-later blocks)."""
+    for i in range(0, len(COUNT_STREAM), 3):
+        d = StateSMixDecompressor(threads=1)
+        try:
+            out = d.decompress(COUNT_STREAM[:i])
+        except StateSMixError:
+            continue
+        assert not d.eof
+        assert d.needs_input
+        assert COUNT_DATA.startswith(out)
+
+
+def _mutations(stream, n, seed):
+    rng = random.Random(seed)
+    for k in range(n):
+        b = bytearray(stream)
+        p = rng.randrange(len(b))
+        if k % 2:
+            b[p] ^= 1 << rng.randrange(8)
+        else:
+            b[p] = (b[p] + rng.randrange(1, 256)) & 0xFF    # always a change
+        yield p, bytes(b)
+
+
+def test_random_mutations_count(watchdog):
+    results = {"error": 0, "same": 0}
+    for _, mutated in _mutations(COUNT_STREAM, 700, seed=3):
+        results[outcome(mutated, COUNT_DATA)] += 1
+    assert results["error"] > 600
+
+
+def test_random_mutations_default(watchdog):
+    results = {"error": 0, "same": 0}
+    for _, mutated in _mutations(DEFAULT_STREAM, 150, seed=4):
+        results[outcome(mutated, DEFAULT_DATA)] += 1
+    assert results["error"] > 100
+
+
+def test_every_header_bit_flip():
+    """The stream header is covered by its own checksum: any flip is caught."""
+    _, hlen = ct.parse_header(COUNT_STREAM, 0)
+    for p in range(hlen):
+        for bit in range(8):
+            b = bytearray(COUNT_STREAM)
+            b[p] ^= 1 << bit
+            with pytest.raises(StateSMixError):
+                statesmix.decompress(bytes(b))
+
+
+def test_mutations_through_file_and_incremental():
+    for p, mutated in _mutations(COUNT_STREAM, 40, seed=5):
+        try:
+            with StateSMixFile(io.BytesIO(mutated)) as f:
+                out = f.read()
+        except StateSMixError:
+            pass
+        else:
+            assert out == COUNT_DATA
+        d = StateSMixDecompressor(threads=1)
+        try:
+            out = b"".join(d.decompress(mutated[i:i + 50])
+                           for i in range(0, len(mutated), 50))
+        except StateSMixError:
+            continue
+        # Blocks are released before the trailer is checked (as lzma does),
+        # but a stream that reaches eof has passed its checksum.
+        if d.eof:
+            assert out == COUNT_DATA and d.unused_data == b""
+
+
+def test_garbage_and_empty():
+    with pytest.raises(StateSMixError):
+        statesmix.decompress(b"")
+    rng = random.Random(6)
+    for _ in range(300):
+        garbage = rng.randbytes(rng.randrange(1, 400))
+        with pytest.raises(StateSMixError):
+            statesmix.decompress(garbage)
+        with pytest.raises(StateSMixError):          # right magic, then garbage
+            statesmix.decompress(ct.MAGIC + garbage)
+    for n in range(1, len(ct.MAGIC) + 1):
+        with pytest.raises(StateSMixError):
+            statesmix.decompress(ct.MAGIC[:n])
+
+
+def test_valid_header_then_garbage():
+    _, hlen = ct.parse_header(COUNT_STREAM, 0)
+    header = COUNT_STREAM[:hlen]
+    rng = random.Random(7)
+    for _ in range(300):
+        tail = rng.randbytes(rng.randrange(0, 300))
+        try:
+            out = statesmix.decompress(header + tail)
+        except StateSMixError:
+            continue
+        pytest.fail("garbage after a header decoded to %r" % out[:40])
+
+
+def test_trailing_garbage():
+    for junk in (b"\0", b"x", b"garbage after the stream", ct.MAGIC, ct.MAGIC[:2],
+                 COUNT_STREAM[:50]):
+        with pytest.raises(StateSMixError):
+            statesmix.decompress(COUNT_STREAM + junk)
+    # a complete second stream is fine
+    assert statesmix.decompress(COUNT_STREAM * 2) == COUNT_DATA * 2
+
+
+def test_wrong_checksum_and_total():
+    end = len(COUNT_STREAM)
+    for p in range(end - 8, end):                      # the xxHash64
+        b = bytearray(COUNT_STREAM)
+        b[p] ^= 0x10
+        with pytest.raises(StateSMixError, match="checksum"):
+            statesmix.decompress(bytes(b))
+    total_at = end - 16                                # the total byte count
+    b = bytearray(COUNT_STREAM)
+    struct.pack_into("<Q", b, total_at, len(COUNT_DATA) + 1)
+    with pytest.raises(StateSMixError):
+        statesmix.decompress(bytes(b))
+
+
+# ---------------------------------------------------------------- hostile headers
+
+def _header(**changes):
+    header, _ = ct.parse_header(COUNT_STREAM, 0)
+    config = dict(header.config)
+    config.update(changes.pop("config", {}))
+    fields = dict(preset=header.preset, level=header.level, vocab_id=header.vocab_id,
+                  vocab_sha256=header.vocab_sha256, block_size=header.block_size,
+                  config=config, content_size=None)
+    fields.update(changes)
+    return ct.Header(**fields).pack()
+
+
+def _fails_at_once(data):
+    """Both decoders reject `data` quickly and without a big allocation."""
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(StateSMixError):
+            statesmix.decompress(data)
+        d = StateSMixDecompressor()
+        with pytest.raises(StateSMixError):
+            d.decompress(data)          # raises now, does not wait for more input
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - t0 < 5
+    assert peak < 32 << 20
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert rss1 - rss0 < 256 * 1024      # KiB on Linux: no 256 MiB jump
+
+
+def test_absurd_block_sizes():
+    head = _header()
+    assert statesmix.decompress(head + ct.pack_trailer(0, xxh64(b""))) == b""
+    # a block claiming 2^40 bytes (more than the stream's block size)
+    _fails_at_once(head + ct.pack_varint(1 << 40) + ct.pack_varint(1) + ct.pack_varint(64))
+    # a block body of 2^60 bytes
+    _fails_at_once(head + ct.pack_varint(100) + ct.pack_varint(10) + ct.pack_varint(1 << 60))
+    # more tokens than bytes, zero tokens
+    _fails_at_once(head + ct.pack_varint(100) + ct.pack_varint(1 << 40) + ct.pack_varint(64))
+    _fails_at_once(head + ct.pack_varint(100) + ct.pack_varint(0) + ct.pack_varint(64))
+    # body shorter than the minimum
+    _fails_at_once(head + ct.pack_varint(100) + ct.pack_varint(10) + ct.pack_varint(2))
+    # a varint that never ends, a non-canonical one
+    _fails_at_once(head + b"\xff" * 12)
+    _fails_at_once(head + b"\x80\x00" + b"\0" * 20)
+
+
+def test_absurd_header_fields():
+    # block size field out of range (the largest u32, and below the minimum)
+    _fails_at_once(_header(block_size=(1 << 32) - 1))
+    _fails_at_once(_header(block_size=ct.MIN_BLOCK_SIZE - 1))
+    # a vocabulary of 2^31 tokens, of 2^32 - 1, of 0
+    for size in (1 << 31, (1 << 32) - 1, 0):
+        _fails_at_once(_header(config={"vocab_size": size}))
+    # model configuration that does not fit the C structure or is invalid
+    _fails_at_once(_header(config={"components": (1 << 32) - 1}))
+    _fails_at_once(_header(config={"components": 0}))
+    _fails_at_once(_header(config={"chunk": 1 << 31}))
+    _fails_at_once(_header(config={"count_scale": float("nan")}))
+    # unknown vocabulary, wrong vocabulary hash, bad level
+    _fails_at_once(_header(vocab_id=0xFFFF))
+    _fails_at_once(_header(vocab_sha256=b"\0" * 32))
+    _fails_at_once(_header(level=200))
+    # unknown version / flags / config length (checksum fixed up)
+    base = bytearray(_header())
+    for offset, value in ((4, 2), (5, 0x80), (46, 99)):
+        b = bytearray(base)
+        if offset == 46:
+            struct.pack_into("<H", b, 46, value)
+        else:
+            b[offset] = value
+        struct.pack_into("<I", b, len(b) - 4, xxh64(bytes(b[:-4])) & 0xFFFFFFFF)
+        _fails_at_once(bytes(b))
+
+
+def test_absurd_content_size():
+    """A header announcing 2^60 bytes allocates nothing for it and fails when
+    the stream ends with fewer."""
+    _, hlen = ct.parse_header(COUNT_STREAM, 0)
+    stream = _header(content_size=1 << 60) + COUNT_STREAM[hlen:]
+    _fails_at_once(stream)
+
+
+def test_absurd_block_body():
+    """Hand-made bodies: a new-token count of 2^31, a huge Rice length, a Rice
+    parameter over 30, an all-ones Rice code."""
+    head = _header()
+
+    def block(body, raw_len=50, n_tokens=10):
+        return head + ct.pack_block(raw_len, n_tokens, body)
+
+    v = ct.pack_varint
+    _fails_at_once(block(v(1 << 31) + b"\x00" + v(0) + b"\0" * 16))
+    _fails_at_once(block(v(3) + b"\x00" + v(1 << 40) + b"\0" * 16))
+    _fails_at_once(block(v(3) + b"\x1f" + v(2) + b"\0" * 16))
+    _fails_at_once(block(v(3) + b"\x00" + v(8) + b"\xff" * 24))
+    _fails_at_once(block(v(0) + b"\x00" + v(0) + b"\0" * 16))   # no live tokens
+
+
+def test_every_bit_flip_count(watchdog):
+    """All single-bit flips of the two-block stream (the count preset is fast)."""
+    results = {"error": 0, "same": 0}
+    for p in range(len(COUNT_STREAM)):
+        for bit in range(8):
+            b = bytearray(COUNT_STREAM)
+            b[p] ^= 1 << bit
+            results[outcome(bytes(b), COUNT_DATA)] += 1
+    # only slack bits (Rice padding, the coder's last bytes) may go unnoticed
+    assert results["same"] < len(COUNT_STREAM)
