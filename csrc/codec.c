@@ -15,6 +15,8 @@
 
 #define FREQ_SCALE 1073741824.0 /* 2^30: total frequency ~2^30 + live */
 #define MAX_RICE_K 30
+#define CODE_SEG 512       /* vocabulary segment of the coding softmax */
+#define CODE_PAR_MIN 4096  /* live tokens from which the coding softmax runs in parallel */
 
 typedef struct bitw {
     ssx_buf *b;
@@ -56,14 +58,62 @@ static int bit_get(bitr *r) {
 }
 
 /* Probabilities of the next token as integer frequencies; returns the total. */
+/* Probabilities of the next token as integer frequencies; returns the total.
+ * The vocabulary is cut into segments of CODE_SEG entries whose partial sums
+ * are combined in order, so the result does not depend on the threads, and
+ * part[] keeps each segment's frequency total for locating a cumulative count. */
 static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     ssx_model_predict(m);
     int64_t n = m->live, n8 = SSX_PAD(n);
     for (int64_t i = n; i < n8; i++) m->logits[i] = SSX_PAD_LOGIT;
     float mx = ssx_k->max(m->logits, n);
-    double sum = ssx_k->exp_sum(m->logits, n8, mx, m->e);
-    *sum_out = sum;
-    return ssx_k->freq(m->e, n, FREQ_SCALE / sum, m->freq);
+    int nseg = (int)((n8 + CODE_SEG - 1) / CODE_SEG);
+    double *psum = m->segsum;
+    uint64_t *ptot = m->segtot;
+#pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= CODE_PAR_MIN)
+    {
+        ssx_fp_enter();
+#pragma omp for schedule(static)
+        for (int sg = 0; sg < nseg; sg++) {
+            int64_t v0 = (int64_t)sg * CODE_SEG, v1 = v0 + CODE_SEG < n8 ? v0 + CODE_SEG : n8;
+            psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
+        }
+#pragma omp single
+        {
+            double sum = 0.0;
+            for (int sg = 0; sg < nseg; sg++) sum += psum[sg];
+            *sum_out = sum;
+        }
+        double scale = FREQ_SCALE / *sum_out;
+#pragma omp for schedule(static)
+        for (int sg = 0; sg < nseg; sg++) {
+            int64_t v0 = (int64_t)sg * CODE_SEG, v1 = v0 + CODE_SEG < n ? v0 + CODE_SEG : n;
+            ptot[sg] = v1 > v0 ? ssx_k->freq(m->e + v0, v1 - v0, scale, m->freq + v0) : 0;
+        }
+    }
+    uint64_t total = 0;
+    for (int sg = 0; sg < nseg; sg++) total += ptot[sg];
+    return total;
+}
+
+/* Sum of the frequencies of compact ids below c. */
+static uint64_t cum_below(const ssx_model *m, int32_t c) {
+    uint64_t cum = 0;
+    int sc = c / CODE_SEG;
+    for (int sg = 0; sg < sc; sg++) cum += m->segtot[sg];
+    for (int32_t j = sc * CODE_SEG; j < c; j++) cum += m->freq[j];
+    return cum;
+}
+
+/* The compact id whose interval holds v (v < total); *cum gets its start. */
+static int32_t find_symbol(const ssx_model *m, uint64_t v, uint64_t *cum) {
+    uint64_t base = 0;
+    int sg = 0;
+    while (base + m->segtot[sg] <= v) base += m->segtot[sg++];
+    int32_t c = sg * CODE_SEG;
+    while (base + m->freq[c] <= v) base += m->freq[c++];
+    *cum = base;
+    return c;
 }
 
 static void account(ssx_model *m, int32_t c, double sum, uint64_t total) {
@@ -134,9 +184,7 @@ static int64_t encode_block(ssx_model *m, const int32_t *tok, int64_t n,
         int32_t c = m->g2c[tok[i]];
         double sum;
         uint64_t total = model_freqs(m, &sum);
-        uint64_t cum = 0;
-        for (int32_t j = 0; j < c; j++) cum += m->freq[j];
-        rc_encode(&e, cum, m->freq[c], total);
+        rc_encode(&e, cum_below(m, c), m->freq[c], total);
         account(m, c, sum, total);
         ssx_model_update(m, c);
     }
@@ -198,9 +246,8 @@ static int decode_block(ssx_model *m, const uint8_t *body, int64_t len,
         uint64_t total = model_freqs(m, &sum);
         uint64_t v = rc_decode_target(&d, total);
         if (v >= total) return SSX_ERR_CORRUPT;
-        uint64_t cum = 0;
-        int32_t c = 0;
-        while (cum + m->freq[c] <= v) cum += m->freq[c++];
+        uint64_t cum;
+        int32_t c = find_symbol(m, v, &cum);
         rc_decode_update(&d, cum, m->freq[c]);
         tok[i] = m->c2g[c];
         account(m, c, sum, total);

@@ -82,6 +82,8 @@ void ssx_model_free(ssx_model *m) {
     free(m->logits);
     free(m->e);
     free(m->freq);
+    free(m->segsum);
+    free(m->segtot);
     free(m->out.p);
     ssx_ssm_free(m->ssm);
     ssx_ngram_free(m->ngram);
@@ -118,6 +120,8 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
         grow((void **)&m->logits, sizeof(float), old, c) ||
         grow((void **)&m->e, sizeof(float), old, c) ||
         grow((void **)&m->freq, sizeof(uint32_t), old, c) ||
+        grow((void **)&m->segsum, sizeof(double), old / 512 + 1, c / 512 + 1) ||
+        grow((void **)&m->segtot, sizeof(uint64_t), old / 512 + 1, c / 512 + 1) ||
         (m->ssm && ssx_ssm_reserve(m->ssm, c)))
         return SSX_ERR_NOMEM;
     m->cap = c;

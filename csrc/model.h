@@ -21,6 +21,8 @@ struct ssx_model {
     float *logits;    /* mixed logits of the next token (padded) */
     float *e;         /* exp(logit - max) (padded) */
     uint32_t *freq;   /* integer frequencies for the coder */
+    double *segsum;   /* per segment of the vocabulary: sum of exp */
+    uint64_t *segtot; /* per segment: sum of frequencies */
     ssx_buf out;      /* encoder output */
     ssx_stats st;
     ssx_ssm *ssm;     /* NULL unless SSX_USE_SSM */

@@ -29,6 +29,10 @@
 #define TM SSM_TMAX
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
+/* The coding path (one position) runs its head in parallel only for large
+ * vocabularies: a small parallel region per token costs more than it saves,
+ * and a thread descheduled by another process stalls every token. */
+#define PAR_CODING_ROWS 4096
 #define LN_EPS 1e-5f
 
 /* Plain C loops are also compiled for AVX2 (without FMA) and picked by CPU:
@@ -299,12 +303,13 @@ WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM])
         float *h = c->h[t];
         const float *B = c->p[t], *C = c->p[t] + DS;
         for (int i = 0; i < DI; i++) {
-            float bx = c->delta[t][i] * c->xc[t][i];
-            float y = 0.0f;
+            float bx = c->delta[t][i] * c->xc[t][i], hc[DS], y = 0.0f;
+            float *hi = h + i * DS;
             for (int j = 0; j < DS; j++) {
-                h[i * DS + j] = dA[i * DS + j] * hp[i * DS + j] + bx * B[j];
-                y += h[i * DS + j] * C[j];
+                hi[j] = dA[i * DS + j] * hp[i * DS + j] + bx * B[j];
+                hc[j] = hi[j] * C[j];
             }
+            for (int j = 0; j < DS; j++) y += hc[j]; /* in order, as one chain */
             c->y[t][i] = y + g[P_D][i] * c->xc[t][i];
         }
     }
@@ -348,7 +353,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
     int nsb = nsb_of(ve);
     float *L = s->L + t0 * ld;
     /* phase 1: logits, padding rows excluded by a very negative logit */
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= PAR_CODING_ROWS))
     for (int sb = 0; sb < nsb; sb++) {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
@@ -359,7 +364,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
         s->mx[t0 + t] = ssx_k->max(L + t * ld, ve);
     }
     /* phase 2: exp, sums */
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= PAR_CODING_ROWS))
     for (int sb = 0; sb < nsb; sb++) {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
@@ -427,20 +432,24 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
         float ddelta_sum = 0.0f;
         for (int i = 0; i < DI; i++) {
             float dyi = dy[t][i], xci = c->xc[t][i], di = c->delta[t][i];
-            float dd = 0.0f, dbx = 0.0f;
+            float dd = 0.0f, dbx = 0.0f, ta[DS], hb[DS];
             G[P_D][i] += dyi * xci;
             float dx_i = dyi * g[P_D][i];
-            for (int j = 0; j < DS; j++) {
-                int q = i * DS + j;
-                float dhq = dh[q] + dyi * C[j];
-                dC[j] += dyi * h[q];
-                float t1 = dhq * hp[q] * dA[q];
-                dd += t1 * c->A[q];
-                G[P_A_LOG][q] += t1 * di * c->A[q];
-                dbx += dhq * B[j];
+            const float *A = c->A + i * DS;
+            float *ga = G[P_A_LOG] + i * DS, *dhi = dh + i * DS;
+            const float *hi = h + i * DS, *hpi = hp + i * DS, *dAi = dA + i * DS;
+            for (int j = 0; j < DS; j++) { /* element-wise: vectorises */
+                float dhq = dhi[j] + dyi * C[j];
+                dC[j] += dyi * hi[j];
+                float t1 = dhq * hpi[j] * dAi[j];
+                ta[j] = t1 * A[j];
+                ga[j] += t1 * di * A[j];
+                hb[j] = dhq * B[j];
                 dB[j] += dhq * (di * xci);
-                dh[q] = dhq * dA[q];
+                dhi[j] = dhq * dAi[j];
             }
+            for (int j = 0; j < DS; j++) dd += ta[j]; /* in order, as one chain */
+            for (int j = 0; j < DS; j++) dbx += hb[j];
             dd += dbx * xci;
             dx_i += dbx * di;
             dxc[t][i] = dx_i;
@@ -473,10 +482,32 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
                            dX[t]);
 }
 
+/* Sum of squares in eight double lanes; n is a multiple of 8. */
+WIDE static double sumsq(const float *g, int64_t n) {
+    double lanes[8] = {0};
+    for (int64_t i = 0; i < n; i += 8)
+        for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
+    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
+/* From the final features' gradient down to the embedding rows. */
+static void backward_layers(ssx_ssm *s, int T) {
+    memset(s->dX, 0, sizeof(float) * DM * T);
+    for (int t = 0; t < T; t++)
+        layernorm_backward(s->dxf[t], s->xfhat[t], s->rstdf[t], LNF_G(s->P), LNF_G(s->G),
+                           LNF_B(s->G), s->dX[t]);
+    for (int l = NL - 1; l >= 0; l--) layer_backward(s, l, T, s->dX);
+    for (int t = 0; t < T; t++) {
+        float *ge = s->gE + (size_t)s->a[t] * DM;
+        for (int k = 0; k < DM; k++) ge[k] += s->dX[t][k];
+    }
+}
+
 /* Gradients of the mean label-smoothed cross-entropy over the chunk, from
  * the head activations in L/X/S; returns the loss. */
 WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
-    int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
+    int64_t ld = s->cap, nb = (ve + 7) / 8;
     int nsb = nsb_of(ve);
     float inv_t = 1.0f / (float)T, smooth = s->ls / (float)ve * inv_t,
           hit = (1.0f - s->ls) * inv_t;
@@ -491,7 +522,6 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
                 s->ls * mean_nl / ve;
     }
     memset(s->G, 0, sizeof(float) * NFIX);
-    memset(s->gW, 0, sizeof(float) * (size_t)ve8 * DM);
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
@@ -504,7 +534,6 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
                 d[v] = v < ve ? (e[v] * invs) * inv_t - smooth : 0.0f;
             if (s->b[t] >= b0 * 8 && s->b[t] < b1 * 8) d[s->b[t]] -= hit;
         }
-        ssx_k->head_bwd_w(s->L, ld, s->xf[0], T, b0, b1, s->gW);
         float *part = s->part + (size_t)sb * TM * DM * 8;
         memset(part, 0, sizeof(float) * T * DM * 8);
         ssx_k->head_bwd_x(s->L, ld, s->W, T, b0, b1, part);
@@ -520,28 +549,27 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
             }
             s->dxf[t][k] = ssx_sum8f(lanes);
         }
-    memset(s->dX, 0, sizeof(float) * DM * T);
-    for (int t = 0; t < T; t++)
-        layernorm_backward(s->dxf[t], s->xfhat[t], s->rstdf[t], LNF_G(s->P), LNF_G(s->G),
-                           LNF_B(s->G), s->dX[t]);
-    for (int l = NL - 1; l >= 0; l--) layer_backward(s, l, T, s->dX);
-    for (int t = 0; t < T; t++) {
-        float *ge = s->gE + (size_t)s->a[t] * DM;
-        for (int k = 0; k < DM; k++) ge[k] += s->dX[t][k];
+    /* One thread carries the gradient down through the layers (a serial
+     * chain) while the others compute the head's weight gradient and its
+     * squared norm, a super-block at a time. */
+#pragma omp parallel num_threads(s->threads) if (s->threads > 1)
+    {
+        ssx_fp_enter();
+#pragma omp single nowait
+        backward_layers(s, T);
+#pragma omp for schedule(dynamic, 1)
+        for (int sb = 0; sb < nsb; sb++) {
+            int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
+            float *gw = s->gW + b0 * 8 * DM;
+            memset(gw, 0, sizeof(float) * (size_t)(b1 - b0) * 8 * DM);
+            ssx_k->head_bwd_w(s->L, ld, s->xf[0], T, b0, b1, s->gW);
+            s->red[sb] = sumsq(gw, (b1 - b0) * 8 * DM);
+        }
     }
     return loss / T;
 }
 
 /* ---- Adam ---- */
-
-/* Sum of squares in eight double lanes; n is a multiple of 8. */
-WIDE static double sumsq(const float *g, int64_t n) {
-    double lanes[8] = {0};
-    for (int64_t i = 0; i < n; i += 8)
-        for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
-    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-}
 
 static void adam(ssx_ssm *s, int T, int32_t ve) {
     int64_t ve8 = (int64_t)(ve + 7) / 8 * 8;
@@ -554,13 +582,7 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
         if (!dup) { seen[t] = 1; nrm += sumsq(s->gE + (size_t)s->a[t] * DM, DM); }
     }
     int nsb = nsb_of(ve);
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
-    for (int sb = 0; sb < nsb; sb++) {
-        ssx_fp_enter(); /* worker threads start with the default MXCSR */
-        int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
-        s->red[sb] = sumsq(s->gW + v0 * DM, (v1 - v0) * DM);
-    }
-    for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb];
+    for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb]; /* from backward() */
     double gn = sqrt(nrm);
     s->adam_t++;
     s->pow1 *= 0.9; /* beta^t, for the bias corrections */
