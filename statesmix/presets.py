@@ -16,7 +16,7 @@ ABLATION = ("count", "ngram", "ssm", "paper")
 BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id
-LEVELS = {1: 0, 2: 0, 3: 0, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1}
+LEVELS = {1: 0, 2: 2, 3: 1, 4: 3, 5: 3, 6: 3, 7: 3, 8: 3, 9: 3}
 DEFAULT_LEVEL = 6
 
 
