@@ -17,9 +17,11 @@ demo: install
 	statesmix -l $$tmp/sample.ssx && \
 	echo "demo: round trip verified" && rm -rf $$tmp
 
-# Install with the test extras and run the suite against the installed package.
+# Install with the test extras and run the suite.  The extension is also built
+# in place, for the tests that run the CLI and the benchmark from the source tree.
 test:
 	$(PIP) install -q ".[test]"
+	$(PYTHON) statesmix/_build.py
 	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 # Build the C extension in place (development).
