@@ -20,7 +20,7 @@ demo: install
 # Install with the test extras and run the suite.  The extension is also built
 # in place, for the tests that run the CLI and the benchmark from the source tree.
 test:
-	$(PIP) install -q ".[test]"
+	$(PIP) install -q setuptools ".[test]"
 	$(PYTHON) statesmix/_build.py
 	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider .
 
