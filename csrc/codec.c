@@ -120,6 +120,7 @@ static void account(ssx_model *m, int32_t c, double sum, uint64_t total) {
     m->st.tokens++;
     m->st.ideal_bits -= log2((double)m->e[c] / sum);
     m->st.coded_bits -= log2((double)m->freq[c] / (double)total);
+    ssx_model_note_progress(m);
 }
 
 /* Collect the block's new tokens (sorted) and their Rice-coded ranks. */

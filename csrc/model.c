@@ -85,6 +85,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->segsum);
     free(m->segtot);
     free(m->out.p);
+    free(m->prog);
     ssx_ssm_free(m->ssm);
     ssx_ngram_free(m->ngram);
     free(m);
@@ -99,6 +100,26 @@ void ssx_model_set_threads(ssx_model *m, int threads) {
 int32_t ssx_model_live(const ssx_model *m) { return m->live; }
 
 void ssx_model_stats(const ssx_model *m, ssx_stats *out) { *out = m->st; }
+
+int64_t ssx_model_progress(const ssx_model *m, double *out, int64_t cap) {
+    int64_t n = m->nprog < cap ? m->nprog : cap;
+    if (out && n > 0) memcpy(out, m->prog, sizeof(double) * 2 * (size_t)n);
+    return m->nprog;
+}
+
+void ssx_model_note_progress(ssx_model *m) {
+    if (m->st.tokens % SSX_PROGRESS_STEP) return;
+    if (m->nprog == m->progcap) {
+        int64_t cap = m->progcap ? m->progcap * 2 : 64;
+        double *p = (double *)realloc(m->prog, sizeof(double) * 2 * (size_t)cap);
+        if (!p) return; /* statistics only: never fails the coding */
+        m->prog = p;
+        m->progcap = cap;
+    }
+    m->prog[2 * m->nprog] = (double)m->st.tokens;
+    m->prog[2 * m->nprog + 1] = m->st.ideal_bits;
+    m->nprog++;
+}
 
 static int grow(void **p, size_t elem, int32_t old, int32_t cap) {
     void *np = realloc(*p, elem * (size_t)cap);

@@ -25,6 +25,8 @@ struct ssx_model {
     uint64_t *segtot; /* per segment: sum of frequencies */
     ssx_buf out;      /* encoder output */
     ssx_stats st;
+    double *prog;          /* (tokens, ideal_bits) pairs, see ssx_model_progress */
+    int64_t nprog, progcap;
     ssx_ssm *ssm;     /* NULL unless SSX_USE_SSM */
     ssx_ngram *ngram; /* NULL unless SSX_USE_NGRAM */
 };
@@ -35,6 +37,8 @@ int ssx_model_reserve(ssx_model *m, int32_t n);
 void ssx_model_add_token(ssx_model *m, int32_t g);
 /* Fill m->logits[0..live) for the next position. */
 void ssx_model_predict(ssx_model *m);
+/* Record a point of the running code length when one is due. */
+void ssx_model_note_progress(ssx_model *m);
 /* Learn from the compact token c that was just coded. */
 void ssx_model_update(ssx_model *m, int32_t c);
 

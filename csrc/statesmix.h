@@ -51,6 +51,10 @@ void ssx_model_free(ssx_model *m);
 void ssx_model_set_threads(ssx_model *m, int threads);
 int32_t ssx_model_live(const ssx_model *m);
 void ssx_model_stats(const ssx_model *m, ssx_stats *out);
+/* The running code length: every SSX_PROGRESS_STEP tokens one pair
+ * (tokens, ideal_bits).  Copies up to cap pairs to out; returns the count. */
+#define SSX_PROGRESS_STEP 8192
+int64_t ssx_model_progress(const ssx_model *m, double *out, int64_t cap);
 
 /* Encode one block of global token ids.  On success returns the body length
  * and points *out at a buffer owned by the model (valid until the next call). */

@@ -89,7 +89,8 @@ class StateSMixCompressor:
 
     def stats(self):
         st = self._model.stats()
-        st.update(live=self._model.live, input_bytes=self._total)
+        st.update(live=self._model.live, input_bytes=self._total,
+                  progress=self._model.progress())
         return st
 
 

@@ -53,6 +53,13 @@ class Model:
         return {k: getattr(st, k) for k in ("tokens", "new_tokens", "ideal_bits",
                                             "coded_bits", "payload_bytes", "vocab_bytes")}
 
+    def progress(self):
+        """[(tokens, ideal_bits)] every SSX_PROGRESS_STEP tokens coded so far."""
+        n = lib.ssx_model_progress(self._m, ffi.NULL, 0)
+        buf = ffi.new("double[]", 2 * n)
+        lib.ssx_model_progress(self._m, buf, n)
+        return [(int(buf[2 * i]), buf[2 * i + 1]) for i in range(n)]
+
     def encode_block(self, tokens):
         tokens = np.ascontiguousarray(tokens, dtype=np.int32)
         out = ffi.new("uint8_t **")

@@ -26,25 +26,8 @@ from statesmix import (StateSMixCompressor, StateSMixDecompressor,  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
-_WORDS = ("the of and to in a is that for it as was with be by on not he I this are "
-          "or his from at which but have an they you were her she there one all we "
-          "their when been has would more if no out so said what up its about into "
-          "than them can only other new some time could these two may then do first "
-          "any my now such like our over man me even most made after also did many "
-          "compression state space model token probability range coder entropy "
-          "naïve café Zürich déjà-vu ½ → λ 東京 Ελληνικά").split()
-
-
-def make_text(n, seed=0):
-    """About n bytes of deterministic pseudo-English (with some UTF-8)."""
-    rng = random.Random(seed)
-    out, size = [], 0
-    while size < n:
-        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 14)))
-        line = line[0].upper() + line[1:] + rng.choice(".,;!?") + "\n"
-        out.append(line)
-        size += len(line.encode())
-    return "".join(out).encode()[:n]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from textgen import make_text  # noqa: E402
 
 
 def blocks_of(stream):

@@ -2,7 +2,6 @@
 import json
 import os
 import pathlib
-import random
 import re
 import subprocess
 import sys
@@ -13,20 +12,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SIZE = 20_000
 
-_WORDS = ("the of and to in a is that for it as was with be by on not he this are or "
-          "his from at which but have an they you were her she there one all we their "
-          "[[link]] {{cite}} '''bold''' &lt;ref&gt; café Zürich 東京").split()
-
-
-def make_text(n, seed=0):
-    """About n bytes of deterministic wiki-flavoured text (some UTF-8)."""
-    rng = random.Random(seed)
-    out, size = [], 0
-    while size < n:
-        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 18))) + ".\n"
-        out.append(line)
-        size += len(line.encode())
-    return "".join(out).encode()[:n]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from textgen import make_text  # noqa: E402
 
 
 def run_bench(*args, env_extra=None, timeout=120):

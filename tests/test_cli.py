@@ -3,7 +3,6 @@ and a few times as `python -m statesmix`."""
 import io
 import os
 import pathlib
-import random
 import signal
 import subprocess
 import sys
@@ -20,19 +19,8 @@ from statesmix import cli  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
-_WORDS = ("the of and to in a is that for it as was with be by on not he this are or "
-          "his from at which but have an they you were her she there one all we "
-          "compression model token range coder entropy naïve café").split()
-
-
-def make_text(n, seed=0):
-    rng = random.Random(seed)
-    out, size = [], 0
-    while size < n:
-        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))) + ".\n"
-        out.append(line)
-        size += len(line.encode())
-    return "".join(out).encode()[:n]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from textgen import make_text  # noqa: E402
 
 
 DATA = make_text(3000, 1)

@@ -1,5 +1,6 @@
 """Corrupt, truncated and hostile input: every failure is a StateSMixError,
 raised promptly, and nothing wrong is ever returned as if it were valid."""
+import sys
 import faulthandler
 import io
 import os
@@ -21,19 +22,8 @@ from statesmix import StateSMixDecompressor, StateSMixError, StateSMixFile  # no
 from statesmix import container as ct  # noqa: E402
 from statesmix.core import xxh64  # noqa: E402
 
-_WORDS = ("the of and to in a is that for it as was with be by on not he this are or "
-          "his from at which but have an they you were her she there one all we "
-          "compression model token range coder naïve café").split()
-
-
-def make_text(n, seed=0):
-    rng = random.Random(seed)
-    out, size = [], 0
-    while size < n:
-        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))) + ".\n"
-        out.append(line)
-        size += len(line.encode())
-    return "".join(out).encode()[:n]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from textgen import make_text  # noqa: E402
 
 
 # Two blocks (block size 1024) with the fast count preset: cheap enough to
