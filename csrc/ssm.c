@@ -43,7 +43,6 @@
 #else
 #define WIDE
 #endif
-#define SSM_DENSE_E 1
 
 enum { P_LN_G, P_LN_B, P_IN_W, P_CONV_W, P_CONV_B, P_X_W, P_DT_W, P_DT_B, P_A_LOG,
        P_D, P_OUT_W, P_GROUPS };
@@ -78,6 +77,7 @@ struct ssx_ssm {
     float *P, *G, *M, *V; /* fixed parameters, their gradients and Adam moments */
     layer pl[NL], gl[NL];
     float *E, *gE, *mE, *vE;   /* [cap][DM] */
+    uint8_t *etouched;         /* [cap] row of E has had a gradient */
     float *W, *gW, *mW, *vW;   /* blocked [cap/8][DM][8] */
     float *L, *X;              /* [TM][cap]: logits (then dlogits), exp(logit - max) */
     double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
@@ -187,6 +187,7 @@ ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth) {
 void ssx_ssm_free(ssx_ssm *s) {
     if (!s) return;
     free(s->P);
+    free(s->etouched);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
     free(s->L); free(s->X); free(s->part); free(s->red);
@@ -209,6 +210,10 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     float **rows[] = {&s->E, &s->gE, &s->mE, &s->vE, &s->W, &s->gW, &s->mW, &s->vW};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         if (regrow(rows[i], o, n)) return -1;
+    uint8_t *et = (uint8_t *)realloc(s->etouched, (size_t)cap);
+    if (!et) return -1;
+    memset(et + s->cap, 0, (size_t)(cap - s->cap));
+    s->etouched = et;
     /* L and X keep stride cap: their content is per chunk and need not survive,
      * except that a growing vocabulary invalidates the chunk's logits (ve_at). */
     free(s->L);
@@ -580,6 +585,7 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
         int dup = 0;
         for (int u = 0; u < t && !dup; u++) dup = s->a[u] == s->a[t];
         if (!dup) { seen[t] = 1; nrm += sumsq(s->gE + (size_t)s->a[t] * DM, DM); }
+        s->etouched[s->a[t]] = 1;
     }
     int nsb = nsb_of(ve);
     for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb]; /* from backward() */
@@ -605,20 +611,19 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
         ssx_k->adam(s->W + v0 * DM, s->gW + v0 * DM, s->mW + v0 * DM, s->vW + v0 * DM,
                     (v1 - v0) * DM, c);
-#ifdef SSM_DENSE_E
+        /* Every live row of E takes the step (momentum moves rows without
+         * gradient), but a row that never had a gradient has m = v = 0 and
+         * its step changes nothing, bit for bit: skip those. */
         int64_t e1 = v1 < ve ? v1 : ve;
-        if (e1 > v0)
-            ssx_k->adam(s->E + v0 * DM, s->gE + v0 * DM, s->mE + v0 * DM, s->vE + v0 * DM,
-                        (e1 - v0) * DM, c);
-#endif
-    }
-#ifndef SSM_DENSE_E
-    for (int t = 0; t < T; t++)
-        if (seen[t]) {
-            size_t o = (size_t)s->a[t] * DM;
-            ssx_k->adam(s->E + o, s->gE + o, s->mE + o, s->vE + o, DM, c);
+        for (int64_t r = v0; r < e1;) {
+            while (r < e1 && !s->etouched[r]) r++;
+            int64_t r0 = r;
+            while (r < e1 && s->etouched[r]) r++;
+            if (r > r0)
+                ssx_k->adam(s->E + r0 * DM, s->gE + r0 * DM, s->mE + r0 * DM,
+                            s->vE + r0 * DM, (r - r0) * DM, c);
         }
-#endif
+    }
     for (int t = 0; t < T; t++)
         if (seen[t]) memset(s->gE + (size_t)s->a[t] * DM, 0, sizeof(float) * DM);
     refresh_A(s);
