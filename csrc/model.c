@@ -160,13 +160,21 @@ void ssx_model_add_token(ssx_model *m, int32_t g) {
 
 /* logits = SSM + s * (count prior + n-gram terms), s = clip(0.4 + 0.6 H / 5.5,
  * 0.2, 2.5) from the SSM's entropy H; s = 1 until the SSM has trained. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default"))) /* same bits, wider */
+#endif
+static void mix(float *out, const float *a, float s, const float *b, int32_t n) {
+    for (int32_t i = 0; i < n; i++) out[i] = a[i] + s * b[i];
+}
+
 void ssx_model_predict(ssx_model *m) {
     double h;
     float s = 1.0f;
-    if (m->ssm && ssx_ssm_predict(m->ssm, m->live, m->logits, &h)) {
+    const float *ssm = m->ssm ? ssx_ssm_predict(m->ssm, m->live, &h) : NULL;
+    if (ssm) {
         double sc = 0.4 + 0.6 * h / 5.5;
         s = (float)(sc < 0.2 ? 0.2 : sc > 2.5 ? 2.5 : sc);
-        for (int32_t i = 0; i < m->live; i++) m->logits[i] += s * m->prior[i];
+        mix(m->logits, ssm, s, m->prior, m->live);
     } else {
         memcpy(m->logits, m->prior, sizeof(float) * (size_t)m->live);
     }

@@ -658,16 +658,15 @@ static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     s->trained = 1;
 }
 
-int ssx_ssm_predict(ssx_ssm *s, int32_t ve, float *out, double *entropy) {
-    if (s->prev < 0) return 0;
+const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy) {
+    if (s->prev < 0) return NULL;
     int t = s->n;
     s->a[t] = s->prev;
     forward_layers(s, t, 1);
     head_forward(s, t, 1, ve, 1);
-    if (!s->trained) return 0;
-    memcpy(out, s->L + (int64_t)t * s->cap, sizeof(float) * (size_t)ve);
+    if (!s->trained) return NULL;
     *entropy = ssx_log(s->S[t]) - s->Hs[t] / s->S[t];
-    return 1;
+    return s->L + (int64_t)t * s->cap;
 }
 
 void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve) {

@@ -21,9 +21,9 @@ void ssx_ssm_set_threads(ssx_ssm *s, int threads);
 int ssx_ssm_reserve(ssx_ssm *s, int32_t cap);
 /* Initialise row c of E and W for a token new to the live vocabulary. */
 void ssx_ssm_add_row(ssx_ssm *s, int32_t c);
-/* Logits of the next token over the `ve` live tokens into out; returns 1 and
- * the entropy (nats) of the SSM's own softmax when it has trained, else 0. */
-int ssx_ssm_predict(ssx_ssm *s, int32_t ve, float *out, double *entropy);
+/* Logits of the next token over the `ve` live tokens (valid until the next
+ * call) and the entropy (nats) of their softmax; NULL until it has trained. */
+const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy);
 /* The true next token: completes a training pair, trains at chunk end. */
 void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve);
 
