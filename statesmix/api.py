@@ -2,7 +2,7 @@
 from . import container as ct
 from .core import XXH64, Model
 from .errors import StateSMixError
-from .presets import model_config, resolve
+from .presets import check_memory, model_config, resolve, validate_memory_limit
 from .tokenizer import default_vocabulary_id, get_vocabulary
 
 __all__ = ["StateSMixCompressor", "StateSMixDecompressor", "compress", "decompress"]
@@ -26,7 +26,11 @@ class StateSMixCompressor:
     """Incremental compressor: compress() pieces, then flush() once."""
 
     def __init__(self, level=None, *, preset=None, threads=None, block_size=None,
-                 vocabulary=None, content_size=None):
+                 vocabulary=None, content_size=None, memory_limit=None):
+        """`memory_limit` (bytes, None for none): refuse, with StateSMixError,
+        a configuration whose memory estimate (presets.memory_estimate) is
+        larger."""
+        memory_limit = validate_memory_limit(memory_limit)
         self._preset = resolve(level, preset)
         self._vocab = get_vocabulary(default_vocabulary_id() if vocabulary is None
                                      else vocabulary)
@@ -37,6 +41,7 @@ class StateSMixCompressor:
         self._header = ct.Header(self._preset, level or 0, self._vocab.id,
                                  self._vocab.sha256, bs,
                                  model_config(self._preset, self._vocab.size), content_size)
+        check_memory(self._header.config, bs, memory_limit, "compression")
         self._model = Model(self._header.config)
         self._model.set_threads(threads)
         self._buf = bytearray()
@@ -97,8 +102,12 @@ class StateSMixCompressor:
 class StateSMixDecompressor:
     """Incremental decompressor of one stream (as lzma.LZMADecompressor)."""
 
-    def __init__(self, *, threads=None):
+    def __init__(self, *, threads=None, memory_limit=None):
+        """`memory_limit` (bytes, None for none): a stream whose header asks
+        for more memory (presets.memory_estimate of its configuration and
+        block size) raises StateSMixError before its model is created."""
         self._threads = threads
+        self._memory_limit = validate_memory_limit(memory_limit)
         self._in = bytearray()
         self._out = bytearray()
         self._header = None
@@ -128,6 +137,8 @@ class StateSMixDecompressor:
                                  % header.vocab_id)
         if header.config["vocab_size"] != vocab.size:
             raise StateSMixError("corrupt stream header (vocabulary size)")
+        check_memory(header.config, header.block_size, self._memory_limit,
+                     "this stream")
         try:
             self._model = Model(header.config)
         except (OverflowError, TypeError, ValueError):
@@ -204,20 +215,23 @@ class StateSMixDecompressor:
 
 
 def compress(data, *, level=None, preset=None, threads=None, block_size=None,
-             vocabulary=None):
+             vocabulary=None, memory_limit=None):
     """Compress bytes-like `data` into one .ssx stream."""
     n = memoryview(data).nbytes
     c = StateSMixCompressor(level, preset=preset, threads=threads, block_size=block_size,
-                            vocabulary=vocabulary, content_size=n)
+                            vocabulary=vocabulary, content_size=n,
+                            memory_limit=memory_limit)
     return c.compress(data) + c.flush()
 
 
-def decompress(data, *, threads=None):
-    """Decompress one or more concatenated .ssx streams."""
+def decompress(data, *, threads=None, memory_limit=None):
+    """Decompress one or more concatenated .ssx streams.  `memory_limit`
+    applies to each stream on its own (see StateSMixDecompressor)."""
     data = memoryview(data).cast("B")
     out = []
+    validate_memory_limit(memory_limit)
     while True:
-        d = StateSMixDecompressor(threads=threads)
+        d = StateSMixDecompressor(threads=threads, memory_limit=memory_limit)
         out.append(d.decompress(data))
         if not d.eof:
             raise StateSMixError("compressed data ended before the end of the stream")

@@ -198,9 +198,10 @@ def _isatty(f):
 class _Decoder:
     """Decodes every concatenated stream of a binary file object, in pieces."""
 
-    def __init__(self, fin, threads=None):
+    def __init__(self, fin, threads=None, memory_limit=None):
         self.fin = fin
         self.threads = threads
+        self.memory_limit = memory_limit
         self.nin = 0
         self.streams = []   # (header, stats) of each finished stream
 
@@ -218,7 +219,8 @@ class _Decoder:
                 if not self.streams:
                     raise StateSMixError("not a statesmix stream (empty input)")
                 return
-            d = StateSMixDecompressor(threads=self.threads)
+            d = StateSMixDecompressor(threads=self.threads,
+                                      memory_limit=self.memory_limit)
             while True:
                 out = d.decompress(data, OUT_CHUNK)
                 data = b""
@@ -353,7 +355,7 @@ def _compressor(args, content_size):
         level = DEFAULT_LEVEL
     return StateSMixCompressor(level, preset=args.preset, threads=args.threads,
                                block_size=args.block_size, vocabulary=args.vocabulary,
-                               content_size=content_size)
+                               content_size=content_size, memory_limit=args.memory_limit)
 
 
 def _open_input(src):
@@ -464,7 +466,7 @@ def _do_decompress(src, args, con, test=False):
     try:
         size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
         out = None if test else _Output(dest, args.force, src if st else None, st)
-        dec = _Decoder(fin, args.threads)
+        dec = _Decoder(fin, args.threads, args.memory_limit)
         progress = _Progress(name, size, _progress_enabled(args), lambda: dec.nin)
         try:
             t0 = time.monotonic()
@@ -582,7 +584,7 @@ def _list_one(src, args, con, totals):
         dec = None
         if args.verbose:
             f.seek(0)
-            dec = _Decoder(f, args.threads)
+            dec = _Decoder(f, args.threads, args.memory_limit)
             nout = 0
             for piece in dec.chunks():
                 nout += len(piece)
@@ -726,6 +728,13 @@ def _block_size(text):
     return n
 
 
+def _memory_limit(text):
+    n = parse_size(text)
+    if n <= 0:
+        raise argparse.ArgumentTypeError("memory limit must be a positive size")
+    return n
+
+
 def _level(text):
     try:
         v = int(text)
@@ -810,6 +819,10 @@ def build_parser():
                         % _fmt_block(ct.DEFAULT_BLOCK_SIZE))
     p.add_argument("--vocabulary", type=_vocabulary, metavar="ID|NAME",
                    help="BPE vocabulary to compress with (default: the registry's)")
+    p.add_argument("--memory-limit", type=_memory_limit, metavar="SIZE", default=None,
+                   help="refuse to compress or decompress a stream whose model may "
+                        "need more memory than SIZE, e.g. 512M or 2G (estimated "
+                        "from the stream's configuration)")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="progress indicator on a terminal (-vv: always) and a "
                         "summary line; with -l, decode and report model statistics")

@@ -107,6 +107,7 @@ class StateSMixFile(io.BufferedIOBase):
                 self._fp = None
                 raise
             self._pos = 0
+            self._failed = False   # a write failed: the stream cannot be finished
         self._mode = mode_code
         self._modestr = "rb" if mode_code == _MODE_READ else "wb"
 
@@ -122,7 +123,11 @@ class StateSMixFile(io.BufferedIOBase):
             return
         try:
             if self._mode == _MODE_WRITE:
-                self._fp.write(self._comp.flush())
+                # after a failed write the compressor has consumed data that
+                # never reached the file: no end marker is written, so the
+                # file holds a truncated stream that every decoder rejects
+                if not self._failed:
+                    self._fp.write(self._comp.flush())
                 self._comp = None
             else:
                 self._decomp = None
@@ -354,13 +359,21 @@ class StateSMixFile(io.BufferedIOBase):
         """Compress `data` (any bytes-like object); returns its length in bytes.
 
         Compressed output is written to the file as soon as the compressor
-        produces it."""
+        produces it.  If that fails (e.g. OSError: no space left), the error
+        propagates, later writes raise OSError and close() only closes: the
+        stream is left unfinished, so it never decodes as if it were complete."""
         self._check_can_write()
-        with memoryview(data) as view:
+        if self._failed:
+            raise OSError("an earlier write failed; the compressed stream is incomplete")
+        with memoryview(data) as view:       # a TypeError here changes nothing
             n = view.nbytes
-            out = self._comp.compress(view)
-        if out:
-            self._fp.write(out)
+            try:
+                out = self._comp.compress(view)
+                if out:
+                    self._fp.write(out)
+            except BaseException:
+                self._failed = True
+                raise
         self._pos += n
         return n
 

@@ -56,3 +56,72 @@ def resolve(level=None, preset=None):
 
 def preset_name(preset_id):
     return PRESETS[preset_id][0] if preset_id in PRESETS else "unknown(%d)" % preset_id
+
+
+# ---------------------------------------------------------------- memory
+
+_MiB = 1 << 20
+_BASE_MEMORY = 16 * _MiB       # interpreter-side buffers, tables, slack
+_SSM_DM, _SSM_TMAX, _SSM_SB_ROWS = 32, 64, 512   # csrc/ssm.h, csrc/ssm.c
+
+
+def memory_estimate(config, block_size):
+    """An upper bound, in bytes, of the memory one stream's model and block
+    buffers may need, computed from the configuration alone (docs/format.md,
+    "Memory").  The vocabulary's own tables are not included.
+
+    * per global token id: 5 bytes (id map and marks);
+    * per live-vocabulary slot (capacity: V rounded up to a power of two,
+      at least 256): 24 bytes of coder arrays, and with the SSM 8 rows of
+      DM floats (embeddings, output rows, their gradients and Adam moments),
+      two TMAX-float chunk buffers and the kernels' partial sums;
+    * with the n-gram tables: their limit, ngram_mem_mb MiB;
+    * 16 bytes per byte of block_size (input, token and output buffers);
+    * a constant 16 MiB.
+    """
+    V = max(int(config["vocab_size"]), 0)
+    comp = int(config["components"])
+    cap = 256
+    while cap < V:
+        cap *= 2
+    per_slot = 24
+    if comp & SSM:
+        per_slot += 8 * _SSM_DM * 4 + 1 + 2 * _SSM_TMAX * 4 \
+            + (_SSM_TMAX * _SSM_DM * 8 * 4 + _SSM_TMAX * 2 * 8) // _SSM_SB_ROWS + 1
+    total = _BASE_MEMORY + 5 * V + cap * per_slot + 16 * int(block_size)
+    if comp & NGRAM:
+        total += int(config["ngram_mem_mb"]) * _MiB
+    return total
+
+
+def check_memory(config, block_size, limit, what):
+    """Raise StateSMixError when memory_estimate() exceeds `limit` bytes
+    (None: no limit)."""
+    if limit is None:
+        return
+    need = memory_estimate(config, block_size)
+    if need > limit:
+        raise StateSMixError(
+            "%s needs up to %s of memory (model %s, vocabulary of %d tokens, "
+            "block size %d), over the memory limit of %s"
+            % (what, _fmt_mem(need), "+".join(n for n, bit in
+                                              (("count", COUNT), ("ssm", SSM),
+                                               ("ngram", NGRAM))
+                                              if int(config["components"]) & bit),
+               int(config["vocab_size"]), int(block_size), _fmt_mem(limit)))
+
+
+def _fmt_mem(n):
+    if n >= 1 << 30:
+        return "%.1f GiB" % (n / (1 << 30))
+    return "%.0f MiB" % (n / _MiB) if n >= _MiB else "%d bytes" % n
+
+
+def validate_memory_limit(limit):
+    """None or a positive integer number of bytes."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ValueError("memory_limit must be a positive number of bytes or None, not %r"
+                         % (limit,))
+    return limit

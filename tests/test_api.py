@@ -540,3 +540,115 @@ def test_scalar_env_subprocess_identical(tmp_path):
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert r.stdout[0] == 0            # the environment variable forced scalar
     assert r.stdout[1:] == statesmix.compress(SCALAR_DATA, block_size=1024)
+
+
+class _FailingSink(io.BytesIO):
+    """A file object whose write() raises OSError (no space left) once more
+    than `room` bytes would be in it; `transient` lets later writes succeed."""
+
+    def __init__(self, room, transient=False):
+        super().__init__()
+        self.room = room
+        self.transient = transient
+        self.failures = 0
+
+    def write(self, b):
+        if self.tell() + len(memoryview(b).cast("B")) > self.room and \
+                not (self.transient and self.failures):
+            self.failures += 1
+            raise OSError(28, "No space left on device")
+        return super().write(b)
+
+
+@pytest.mark.parametrize("transient", [False, True])
+def test_file_write_failure_midway(transient):
+    """A write that fails mid-way through a StateSMixFile propagates, leaves
+    the caller's data and file object alone, and never lets close() finish
+    the stream: what was written is a truncated stream that decoders reject."""
+    data = bytearray(make_text(6000, 11))
+    before = bytes(data)
+    sink = _FailingSink(room=400, transient=transient)
+    f = statesmix.StateSMixFile(sink, "wb", preset="count", block_size=1024)
+    with pytest.raises(OSError, match="No space left"):
+        for i in range(0, len(data), 700):
+            f.write(memoryview(data)[i:i + 700])
+    assert sink.failures == 1
+    with pytest.raises(OSError):
+        f.write(b"more")                 # the stream is broken for good
+    f.close()                            # no end marker, no second error
+    assert f.closed and not sink.closed
+    assert bytes(data) == before
+    written = sink.getvalue()
+    assert 0 < len(written) <= 400
+    with pytest.raises(statesmix.StateSMixError):
+        statesmix.decompress(written)
+    with pytest.raises(statesmix.StateSMixError):
+        with statesmix.open(io.BytesIO(written)) as r:
+            r.read()
+
+
+def test_file_write_failure_in_with_block_and_close():
+    """The OSError of a failed write leaves a `with` block unmasked; a failure
+    while close() writes the end of the stream is raised by close()."""
+    sink = _FailingSink(room=300)
+    with pytest.raises(OSError, match="No space left"):
+        with statesmix.open(sink, "wb", preset="count", block_size=1024) as f:
+            f.write(make_text(5000, 12))
+    assert not sink.closed
+    # everything fits until the trailer: close() raises, the file is closed
+    small = b"short text\n" * 5
+    ref = io.BytesIO()
+    with statesmix.open(ref, "wb", preset="count") as g:
+        g.write(small)
+    full = ref.getvalue()
+    sink = _FailingSink(room=len(full) - 5)
+    f = statesmix.open(sink, "wb", preset="count")
+    f.write(small)
+    with pytest.raises(OSError):
+        f.close()
+    assert f.closed
+    with pytest.raises(statesmix.StateSMixError):
+        statesmix.decompress(sink.getvalue())
+
+
+# ---------------------------------------------------------------- memory limit
+
+def test_memory_estimate():
+    est = statesmix.presets.memory_estimate
+    V = 43194
+    cfg = {p: statesmix.presets.model_config(i, V)
+           for i, (p, _) in statesmix.presets.PRESETS.items()}
+    bs = 1 << 20
+    assert est(cfg["count"], bs) < est(cfg["ssm"], bs) < est(cfg["ngram"], bs) \
+        < est(cfg["paper"], bs)
+    assert est(cfg["ngram"], bs) >= 1024 << 20          # the n-gram limit counts
+    assert est(cfg["count"], 1 << 24) > est(cfg["count"], 1 << 20)
+    small = dict(cfg["paper"], ngram_mem_mb=1)
+    assert est(small, bs) < est(cfg["paper"], bs) - (1000 << 20)
+
+
+def test_memory_limit():
+    data = make_text(2000, 13)
+    for bad in (0, -1, "1G", 1.5, True):
+        with pytest.raises(ValueError):
+            statesmix.compress(data, preset="count", memory_limit=bad)
+        with pytest.raises(ValueError):
+            StateSMixDecompressor(memory_limit=bad)
+    with pytest.raises(statesmix.StateSMixError, match="memory limit"):
+        StateSMixCompressor(preset="paper", memory_limit=256 << 20)
+    comp = statesmix.compress(data, preset="count", memory_limit=64 << 20)
+    assert statesmix.decompress(comp, memory_limit=64 << 20) == data
+    with pytest.raises(statesmix.StateSMixError, match="memory limit"):
+        statesmix.decompress(comp, memory_limit=8 << 20)
+    paper = statesmix.compress(data[:200], preset="paper", threads=1)
+    with pytest.raises(statesmix.StateSMixError, match="memory limit of 512 MiB"):
+        statesmix.decompress(paper, memory_limit=512 << 20)
+    # refused on the header alone, before any block arrives
+    d = StateSMixDecompressor(memory_limit=512 << 20)
+    hlen = ct.parse_header(paper, 0)[1]
+    with pytest.raises(statesmix.StateSMixError, match="memory limit"):
+        d.decompress(paper[:hlen])
+    assert statesmix.decompress(paper, memory_limit=2 << 30, threads=1) == data[:200]
+    # each stream of a concatenation is checked on its own
+    with pytest.raises(statesmix.StateSMixError, match="memory limit"):
+        statesmix.decompress(comp + paper, memory_limit=512 << 20)

@@ -535,3 +535,99 @@ def test_subprocess_real_text(tmp_path):
     r = _cli(["-dc", str(src) + ".ssx"])
     assert r.returncode == 0 and r.stdout == sample
     assert (tmp_path / "sample.txt.ssx").stat().st_size < len(sample) * 0.6
+
+
+# ---------------------------------------------------------------- a full disk
+
+class _FullDisk(io.RawIOBase):
+    """A raw file that accepts `room` bytes, then fails with ENOSPC."""
+
+    def __init__(self, fd, room):
+        self.fd = fd
+        self.room = room
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self.fd
+
+    def write(self, b):
+        b = memoryview(b).cast("B")
+        if not self.room:
+            raise OSError(28, "No space left on device")
+        n = os.write(self.fd, b[:self.room])
+        self.room -= n
+        return n
+
+    def close(self):
+        if not self.closed:
+            os.close(self.fd)
+        super().close()
+
+
+def _full_disk(monkeypatch, room, buffer_size=io.DEFAULT_BUFFER_SIZE):
+    """Every output file the CLI opens gets `room` bytes of space."""
+    real = os.fdopen
+
+    def fdopen(fd, mode="r", *args, **kwargs):
+        if mode == "wb":
+            return io.BufferedWriter(_FullDisk(fd, room), buffer_size)
+        return real(fd, mode, *args, **kwargs)
+
+    monkeypatch.setattr(cli.os, "fdopen", fdopen)
+
+
+@pytest.mark.parametrize("buffer_size", [64, io.DEFAULT_BUFFER_SIZE])
+def test_full_disk_midway_compress(src, capsys, monkeypatch, buffer_size):
+    """The disk fills after some output was written (in write() with a small
+    buffer, in the final flush with the default one): no partial output, no
+    temporary file, the input kept even with --rm."""
+    _full_disk(monkeypatch, 300, buffer_size)
+    status, _, err = run(["--rm", "--block-size", "1K", src], capsys)
+    assert status == 1
+    one_error_line(err, "doc.txt", "No space left")
+    assert listing(src.parent) == ["doc.txt"]
+    assert src.read_bytes() == DATA
+
+
+@pytest.mark.parametrize("buffer_size", [64, io.DEFAULT_BUFFER_SIZE])
+def test_full_disk_midway_decompress(src, capsys, monkeypatch, buffer_size):
+    assert run([src], capsys)[0] == 0
+    comp = src.parent / "doc.txt.ssx"
+    packed = comp.read_bytes()
+    src.unlink()
+    _full_disk(monkeypatch, 1000, buffer_size)
+    status, _, err = run(["-d", "--rm", comp], capsys)
+    assert status == 1
+    one_error_line(err, "No space left")
+    assert listing(src.parent) == ["doc.txt.ssx"]
+    assert comp.read_bytes() == packed
+
+
+def test_full_disk_keeps_existing_output(src, capsys, monkeypatch, tmp_path):
+    """-f over an existing file: the old file survives a failed write."""
+    out = tmp_path / "out.ssx"
+    out.write_bytes(b"previous contents")
+    _full_disk(monkeypatch, 100, 64)
+    status, _, err = run(["-f", "-o", out, src], capsys)
+    assert status == 1
+    one_error_line(err, "No space left")
+    assert out.read_bytes() == b"previous contents"
+    assert listing(tmp_path) == ["doc.txt", "out.ssx"]
+    assert src.read_bytes() == DATA
+
+
+def test_memory_limit_option(src, capsys, tmp_path):
+    status, _, err = run(["--memory-limit", "256M", "--preset", "paper", src], capsys)
+    assert status == 1
+    one_error_line(err, "doc.txt", "memory limit of 256 MiB")
+    assert listing(tmp_path) == ["doc.txt"]
+    assert run(["--memory-limit", "64M", "--preset", "count", src], capsys)[0] == 0
+    comp = tmp_path / "doc.txt.ssx"
+    status, _, err = run(["-t", "--memory-limit", "4M", comp], capsys)
+    assert status == 1
+    one_error_line(err, "memory limit")
+    assert run(["-t", "--memory-limit", "64M", comp], capsys)[0] == 0
+    for bad in ("0", "lots"):
+        assert run(["--memory-limit", bad, src], capsys)[0] == 2

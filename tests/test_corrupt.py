@@ -311,3 +311,69 @@ def test_every_bit_flip_count(watchdog):
             results[outcome(bytes(b), COUNT_DATA)] += 1
     # only slack bits (Rice padding, the coder's last bytes) may go unnoticed
     assert results["same"] < len(COUNT_STREAM)
+
+
+# ---------------------------------------------------------------- 64-bit sizes
+
+def test_content_size_over_4gib_then_garbage():
+    """A header announcing 2^33 (or 2^64 - 1) bytes followed by garbage fails
+    promptly, allocating nothing of that size, in every reader."""
+    rng = random.Random(33)
+    for size in (1 << 32, 1 << 33, (1 << 33) + 1, (1 << 64) - 1):
+        head = _header(content_size=size)
+        assert ct.parse_header(head, 0)[0].content_size == size
+        for tail in (b"\xff" * 40, rng.randbytes(64), b"\x00" + b"\xff" * 16):
+            _fails_at_once(head + tail)
+            with pytest.raises(StateSMixError):
+                with StateSMixFile(io.BytesIO(head + tail)) as f:
+                    f.read()
+        # a correct end marker and trailer for an empty stream: the size
+        # disagrees with the recorded content size
+        _fails_at_once(head + ct.pack_trailer(0, xxh64(b"")))
+        # a trailer that agrees with the header but not with the data
+        _fails_at_once(head + ct.pack_trailer(size & ((1 << 64) - 1), xxh64(b"")))
+
+
+def test_trailer_total_over_4gib():
+    """Totals that differ from the real one by a multiple of 2^32 (what a
+    32-bit counter would wrap to) are caught."""
+    _, hlen = ct.parse_header(COUNT_STREAM, 0)
+    for extra in (1 << 32, 1 << 33, 1 << 63):
+        b = bytearray(COUNT_STREAM)
+        struct.pack_into("<Q", b, len(b) - 16, len(COUNT_DATA) + extra)
+        _fails_at_once(bytes(b))
+        # the same in the header's content size, checksum fixed up
+        stream = _header(content_size=len(COUNT_DATA) + extra) + COUNT_STREAM[hlen:]
+        _fails_at_once(stream)
+
+
+def test_block_lengths_over_4gib():
+    """Block header fields of 2^32 .. 2^63 - 1 (the largest 9-byte varint)
+    are refused as soon as they are read, before any body is awaited."""
+    head = _header()
+    v = ct.pack_varint
+    for big in ((1 << 32), (1 << 32) + 100, 1 << 33, (1 << 63) - 1):
+        assert ct.parse_varint(v(big), 0) == (big, len(v(big)))
+        _fails_at_once(head + v(big) + v(1) + v(64))                 # raw_len
+        _fails_at_once(head + v(1000) + v(big) + v(64))              # n_tokens
+        _fails_at_once(head + v(1000) + v(500) + v(big))             # body_len
+        _fails_at_once(head + v(big))          # incomplete, but already wrong
+    # 2^63 needs ten bytes: refused as too long
+    with pytest.raises(StateSMixError):
+        ct.parse_varint(v(1 << 63), 0)
+    # the incremental decoder rejects a huge body length without waiting for it
+    d = StateSMixDecompressor()
+    with pytest.raises(StateSMixError):
+        d.decompress(head + v(1000) + v(500) + v((1 << 40) + 7))
+
+
+def test_memory_limit_refuses_hostile_config():
+    """A header asking for 1 TiB of n-gram tables and the largest vocabulary
+    and block size is refused under a memory limit before a model exists."""
+    head = _header(config={"components": 5, "ngram_mem_mb": 1 << 20})
+    d = StateSMixDecompressor(memory_limit=1 << 30)
+    with pytest.raises(StateSMixError, match="memory limit"):
+        d.decompress(head)
+    with pytest.raises(StateSMixError, match="memory limit"):
+        statesmix.decompress(_header(block_size=ct.MAX_BLOCK_SIZE) + b"\0" * 17,
+                             memory_limit=64 << 20)
