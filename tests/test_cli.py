@@ -522,6 +522,35 @@ def test_subprocess_sigint_leaves_no_output(tmp_path):
     assert big.read_bytes() == payload
 
 
+def test_subprocess_sigint_during_decompression(tmp_path):
+    """A real Ctrl-C in the middle of decompressing: no output, input intact."""
+    payload = make_text(300_000, 6)
+    comp = tmp_path / "big.txt.ssx"
+    comp.write_bytes(statesmix.compress(payload, preset="ssm", block_size=4096, threads=1))
+    before = comp.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "statesmix", "-d", "-T", "1", str(comp)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(n.endswith(".tmp") for n in os.listdir(tmp_path)):
+                break
+            time.sleep(0.01)
+        if proc.poll() is not None:
+            pytest.skip("decompression finished before it could be interrupted")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.decode().strip().splitlines() == ["statesmix: interrupted"]
+    assert listing(tmp_path) == ["big.txt.ssx"]
+    assert comp.read_bytes() == before
+
+
 @pytest.mark.skipif(not (SHARED / "corpus").is_dir(),
                     reason="needs ../shared/corpus (the repository's sibling data "
                            "directory), which is absent")
