@@ -85,12 +85,7 @@ class StateSMixFile(io.BufferedIOBase):
             raise TypeError("filename must be a str, bytes, file or PathLike object")
 
         if mode_code == _MODE_READ:
-            self._decomp = None
-            self._pending = b""
-            self._buffer = b""
-            self._offset = 0
-            self._pos = 0
-            self._eof = False
+            self._reset_reader()
             self._size = -1
             try:
                 self._start = self._fp.tell() if self._fp.seekable() else 0
@@ -312,14 +307,18 @@ class StateSMixFile(io.BufferedIOBase):
 
     # ------------------------------------------------------------- seeking
 
-    def _rewind(self):
-        self._fp.seek(self._start)
+    def _reset_reader(self):
+        """The decoding state of a reader at the start of its input."""
         self._decomp = None
         self._pending = b""
         self._buffer = b""
         self._offset = 0
         self._pos = 0
         self._eof = False
+
+    def _rewind(self):
+        self._fp.seek(self._start)
+        self._reset_reader()
 
     def seek(self, offset, whence=io.SEEK_SET):
         """Move to an uncompressed position (read mode; see the module doc:

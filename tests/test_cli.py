@@ -493,31 +493,36 @@ def test_subprocess_pipe_round_trip(tmp_path):
     assert r.returncode == 0 and statesmix.__version__ in r.stdout.decode()
 
 
+def _interrupt(args, watch_dir):
+    """Run the CLI, send SIGINT once its temporary output exists; (rc, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "statesmix"] + [str(a) for a in args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(n.endswith(".tmp") for n in os.listdir(watch_dir)):
+                break
+            time.sleep(0.01)
+        if proc.poll() is not None:
+            pytest.skip("the command finished before it could be interrupted")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err.decode()
+
+
 def test_subprocess_sigint_leaves_no_output(tmp_path):
     """A real Ctrl-C (SIGINT) in the middle of compressing."""
     big = tmp_path / "big.txt"
     payload = make_text(1 << 20, 5)
     big.write_bytes(payload)
-    proc = subprocess.Popen([sys.executable, "-m", "statesmix", "--block-size", "4K",
-                             "-T", "1", str(big)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(n.endswith(".tmp") for n in os.listdir(tmp_path)):
-                break
-            time.sleep(0.01)
-        if proc.poll() is not None:
-            pytest.skip("compression finished before it could be interrupted")
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    assert err.decode().strip().splitlines() == ["statesmix: interrupted"]
+    rc, err = _interrupt(["--block-size", "4K", "-T", "1", big], tmp_path)
+    assert rc == 130, err
+    assert err.strip().splitlines() == ["statesmix: interrupted"]
     assert listing(tmp_path) == ["big.txt"]
     assert big.read_bytes() == payload
 
@@ -528,25 +533,9 @@ def test_subprocess_sigint_during_decompression(tmp_path):
     comp = tmp_path / "big.txt.ssx"
     comp.write_bytes(statesmix.compress(payload, preset="ssm", block_size=4096, threads=1))
     before = comp.read_bytes()
-    proc = subprocess.Popen([sys.executable, "-m", "statesmix", "-d", "-T", "1", str(comp)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(n.endswith(".tmp") for n in os.listdir(tmp_path)):
-                break
-            time.sleep(0.01)
-        if proc.poll() is not None:
-            pytest.skip("decompression finished before it could be interrupted")
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    assert err.decode().strip().splitlines() == ["statesmix: interrupted"]
+    rc, err = _interrupt(["-d", "-T", "1", comp], tmp_path)
+    assert rc == 130, err
+    assert err.strip().splitlines() == ["statesmix: interrupted"]
     assert listing(tmp_path) == ["big.txt.ssx"]
     assert comp.read_bytes() == before
 
