@@ -58,7 +58,8 @@ def _cdef():
 
 _omp = _has_openmp()
 _sanitize = bool(os.environ.get("STATESMIX_SANITIZE"))
-_flags = BASE_FLAGS + (["-fopenmp"] if _omp else [])
+# without OpenMP its pragmas are ignored, by design: no warning for them
+_flags = BASE_FLAGS + (["-fopenmp"] if _omp else ["-Wno-unknown-pragmas"])
 _link = ["-fopenmp"] if _omp else []
 if _sanitize:
     _flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"]
