@@ -15,8 +15,6 @@
 
 #define FREQ_SCALE 1073741824.0 /* 2^30: total frequency ~2^30 + live */
 #define MAX_RICE_K 30
-#define CODE_SEG 512       /* vocabulary segment of the coding softmax */
-#define CODE_PAR_MIN 4096  /* live tokens from which the coding softmax runs in parallel */
 
 typedef struct bitw {
     ssx_buf *b;
@@ -59,7 +57,7 @@ static int bit_get(bitr *r) {
 
 /* Probabilities of the next token as integer frequencies; returns the total. */
 /* Probabilities of the next token as integer frequencies; returns the total.
- * The vocabulary is cut into segments of CODE_SEG entries whose partial sums
+ * The vocabulary is cut into segments of SSX_CODE_SEG entries whose partial sums
  * are combined in order, so the result does not depend on the threads, and
  * part[] keeps each segment's frequency total for locating a cumulative count. */
 static uint64_t model_freqs(ssx_model *m, double *sum_out) {
@@ -67,15 +65,15 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     int64_t n = m->live, n8 = SSX_PAD(n);
     for (int64_t i = n; i < n8; i++) m->logits[i] = SSX_PAD_LOGIT;
     float mx = ssx_k->max(m->logits, n);
-    int nseg = (int)((n8 + CODE_SEG - 1) / CODE_SEG);
+    int nseg = (int)((n8 + SSX_CODE_SEG - 1) / SSX_CODE_SEG);
     double *psum = m->segsum;
     uint64_t *ptot = m->segtot;
-#pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= CODE_PAR_MIN)
+#pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
     {
         ssx_fp_enter();
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
-            int64_t v0 = (int64_t)sg * CODE_SEG, v1 = v0 + CODE_SEG < n8 ? v0 + CODE_SEG : n8;
+            int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n8 ? v0 + SSX_CODE_SEG : n8;
             psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
         }
 #pragma omp single
@@ -87,7 +85,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
         double scale = FREQ_SCALE / *sum_out;
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
-            int64_t v0 = (int64_t)sg * CODE_SEG, v1 = v0 + CODE_SEG < n ? v0 + CODE_SEG : n;
+            int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
             ptot[sg] = v1 > v0 ? ssx_k->freq(m->e + v0, v1 - v0, scale, m->freq + v0) : 0;
         }
     }
@@ -99,9 +97,9 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
 /* Sum of the frequencies of compact ids below c. */
 static uint64_t cum_below(const ssx_model *m, int32_t c) {
     uint64_t cum = 0;
-    int sc = c / CODE_SEG;
+    int sc = c / SSX_CODE_SEG;
     for (int sg = 0; sg < sc; sg++) cum += m->segtot[sg];
-    for (int32_t j = sc * CODE_SEG; j < c; j++) cum += m->freq[j];
+    for (int32_t j = sc * SSX_CODE_SEG; j < c; j++) cum += m->freq[j];
     return cum;
 }
 
@@ -110,7 +108,7 @@ static int32_t find_symbol(const ssx_model *m, uint64_t v, uint64_t *cum) {
     uint64_t base = 0;
     int sg = 0;
     while (base + m->segtot[sg] <= v) base += m->segtot[sg++];
-    int32_t c = sg * CODE_SEG;
+    int32_t c = sg * SSX_CODE_SEG;
     while (base + m->freq[c] <= v) base += m->freq[c++];
     *cum = base;
     return c;

@@ -9,6 +9,13 @@
 #define SSX_LANES 8 /* float lanes of one AVX2 register */
 #define SSX_PAD(n) (((n) + SSX_LANES - 1) & ~(int64_t)(SSX_LANES - 1))
 #define SSX_PAD_LOGIT (-1.0e30f) /* logit of a padding slot: exp gives ~0 */
+/* The per-token (coding) work runs in parallel only from this many live
+ * tokens: a small parallel region per token costs more than it saves, and a
+ * thread descheduled by another process would stall every token. */
+#define SSX_PAR_CODING_ROWS 4096
+/* Vocabulary segment of the coding softmax: partial sums per segment are
+ * combined in order, whatever the thread count (codec.c). */
+#define SSX_CODE_SEG 512
 
 typedef struct ssx_kernel_set {
     float (*max)(const float *x, int64_t n); /* n >= 1 */

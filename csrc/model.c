@@ -141,8 +141,8 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
         grow((void **)&m->logits, sizeof(float), old, c) ||
         grow((void **)&m->e, sizeof(float), old, c) ||
         grow((void **)&m->freq, sizeof(uint32_t), old, c) ||
-        grow((void **)&m->segsum, sizeof(double), old / 512 + 1, c / 512 + 1) ||
-        grow((void **)&m->segtot, sizeof(uint64_t), old / 512 + 1, c / 512 + 1) ||
+        grow((void **)&m->segsum, sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
+        grow((void **)&m->segtot, sizeof(uint64_t), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         (m->ssm && ssx_ssm_reserve(m->ssm, c)))
         return SSX_ERR_NOMEM;
     m->cap = c;

@@ -29,10 +29,6 @@
 #define TM SSM_TMAX
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
-/* The coding path (one position) runs its head in parallel only for large
- * vocabularies: a small parallel region per token costs more than it saves,
- * and a thread descheduled by another process stalls every token. */
-#define PAR_CODING_ROWS 4096
 #define LN_EPS 1e-5f
 
 /* Plain C loops are also compiled for AVX2 (without FMA) and picked by CPU:
@@ -358,7 +354,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
     int nsb = nsb_of(ve);
     float *L = s->L + t0 * ld;
     /* phase 1: logits, padding rows excluded by a very negative logit */
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= PAR_CODING_ROWS))
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
     for (int sb = 0; sb < nsb; sb++) {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
@@ -369,7 +365,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
         s->mx[t0 + t] = ssx_k->max(L + t * ld, ve);
     }
     /* phase 2: exp, sums */
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= PAR_CODING_ROWS))
+#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
     for (int sb = 0; sb < nsb; sb++) {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
