@@ -74,13 +74,36 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n8 ? v0 + SSX_CODE_SEG : n8;
-            psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
+            if (m->ndense) {
+                const float *vec[SSX_MAX_DOT];
+                for (int k = 0; k < m->ndense; k++) vec[k] = m->dense[k] + v0;
+                psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec,
+                                              m->ndense, m->segdot + SSX_MAX_DOT * sg);
+            } else {
+                psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
+            }
         }
 #pragma omp single
         {
             double sum = 0.0;
             for (int sg = 0; sg < nseg; sg++) sum += psum[sg];
-            *sum_out = sum;
+            for (int k = 0; k < m->ndense; k++) {
+                double d = 0.0;
+                for (int sg = 0; sg < nseg; sg++) d += m->segdot[SSX_MAX_DOT * sg + k];
+                m->dots[k] = d;
+            }
+            *sum_out = m->esum = sum;
+            if (m->sse) {
+                int32_t t = 0;
+                while (t < n - 1 && m->logits[t] != mx) t++;
+                float et = m->e[t];
+                double f = ssx_sse_refine(m->sse, (double)et, sum, ssx_mixer_sse_context(m->mix, t));
+                float en = (float)((double)et * f);
+                m->sse_tok = t;
+                m->sse_e = et;
+                m->e[t] = en;
+                *sum_out = (sum - (double)et) + (double)en;
+            }
         }
         double scale = FREQ_SCALE / *sum_out;
 #pragma omp for schedule(static)
@@ -182,6 +205,7 @@ static int64_t encode_block(ssx_model *m, const int32_t *tok, int64_t n,
     for (int64_t i = 0; i < n; i++) {
         int32_t c = m->g2c[tok[i]];
         double sum;
+        m->remaining = n - i;
         uint64_t total = model_freqs(m, &sum);
         rc_encode(&e, cum_below(m, c), m->freq[c], total);
         account(m, c, sum, total);
@@ -242,6 +266,7 @@ static int decode_block(ssx_model *m, const uint8_t *body, int64_t len,
     rc_dec_init(&d, &in);
     for (int64_t i = 0; i < n; i++) {
         double sum;
+        m->remaining = n - i;
         uint64_t total = model_freqs(m, &sum);
         uint64_t v = rc_decode_target(&d, total);
         if (v >= total) return SSX_ERR_CORRUPT;

@@ -29,6 +29,19 @@ static double exp_sum_scalar(const float *x, int64_t n8, float shift, float *e) 
     return sum8(acc);
 }
 
+static double exp_sum_dot_scalar(const float *x, int64_t n8, float shift, float *e,
+                                 const float *const *vec, int nvec, double *dot) {
+    double acc[8] = {0}, d[SSX_MAX_DOT][8] = {{0}};
+    for (int64_t i = 0; i < n8; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double v = (double)(e[i + l] = ssx_expf(x[i + l] - shift));
+            acc[l] += v;
+            for (int k = 0; k < nvec; k++) d[k][l] += v * (double)vec[k][i + l];
+        }
+    for (int k = 0; k < nvec; k++) dot[k] = sum8(d[k]);
+    return sum8(acc);
+}
+
 static uint64_t freq_scalar(const float *e, int64_t n, double scale, uint32_t *f) {
     uint64_t tot = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -68,6 +81,35 @@ AVX2 static double exp_sum_avx2(const float *x, int64_t n8, float shift, float *
     return sum8(acc);
 }
 
+AVX2 static double exp_sum_dot_avx2(const float *x, int64_t n8, float shift, float *e,
+                                    const float *const *vec, int nvec, double *dot) {
+    __m256d lo = _mm256_setzero_pd(), hi = lo, dlo[SSX_MAX_DOT], dhi[SSX_MAX_DOT];
+    for (int k = 0; k < SSX_MAX_DOT; k++) dlo[k] = dhi[k] = lo;
+    __m256 s = _mm256_set1_ps(shift);
+    for (int64_t i = 0; i < n8; i += 8) {
+        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+        _mm256_storeu_ps(e + i, v);
+        __m256d vl = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        __m256d vh = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        lo = _mm256_add_pd(lo, vl);
+        hi = _mm256_add_pd(hi, vh);
+        for (int k = 0; k < nvec; k++) {
+            __m256 a = _mm256_loadu_ps(vec[k] + i);
+            dlo[k] = _mm256_add_pd(dlo[k], _mm256_mul_pd(vl, _mm256_cvtps_pd(_mm256_castps256_ps128(a))));
+            dhi[k] = _mm256_add_pd(dhi[k], _mm256_mul_pd(vh, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))));
+        }
+    }
+    double acc[8];
+    for (int k = 0; k < nvec; k++) {
+        _mm256_storeu_pd(acc, dlo[k]);
+        _mm256_storeu_pd(acc + 4, dhi[k]);
+        dot[k] = sum8(acc);
+    }
+    _mm256_storeu_pd(acc, lo);
+    _mm256_storeu_pd(acc + 4, hi);
+    return sum8(acc);
+}
+
 AVX2 static uint64_t freq_avx2(const float *e, int64_t n, double scale, uint32_t *f) {
     __m256d sc = _mm256_set1_pd(scale);
     __m128i one = _mm_set1_epi32(1);
@@ -92,5 +134,6 @@ AVX2 static uint64_t freq_avx2(const float *e, int64_t n, double scale, uint32_t
 void ssx_softmax_kernels(ssx_kernel_set *k, int avx2) {
     k->max = avx2 ? max_avx2 : max_scalar;
     k->exp_sum = avx2 ? exp_sum_avx2 : exp_sum_scalar;
+    k->exp_sum_dot = avx2 ? exp_sum_dot_avx2 : exp_sum_dot_scalar;
     k->freq = avx2 ? freq_avx2 : freq_scalar;
 }

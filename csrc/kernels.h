@@ -16,12 +16,17 @@
 /* Vocabulary segment of the coding softmax: partial sums per segment are
  * combined in order, whatever the thread count (codec.c). */
 #define SSX_CODE_SEG 512
+#define SSX_MAX_DOT 4 /* dense feature vectors of the learned mixer */
 
 typedef struct ssx_kernel_set {
     float (*max)(const float *x, int64_t n); /* n >= 1 */
     /* e[i] = exp(x[i] - shift) for i < n8 (a multiple of 8); returns the sum
      * of e in double, accumulated lane-wise then reduced in a fixed order. */
     double (*exp_sum)(const float *x, int64_t n8, float shift, float *e);
+    /* exp_sum that also sets dot[k] = sum e * vec[k] for k < nvec <= SSX_MAX_DOT
+     * (double lanes, product then sum, reduced in the same fixed order). */
+    double (*exp_sum_dot)(const float *x, int64_t n8, float shift, float *e,
+                          const float *const *vec, int nvec, double *dot);
     /* f[i] = 1 + trunc(e[i] * scale) for i < n; returns the sum of f. */
     uint64_t (*freq)(const float *e, int64_t n, double scale, uint32_t *f);
 

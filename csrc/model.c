@@ -38,7 +38,10 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB) return NULL;
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
-    if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM)) return NULL;
+    if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
+                             SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE))
+        return NULL;
+    if ((cfg->components & SSX_MIX_ABLATE) && !(cfg->components & SSX_USE_MIX)) return NULL;
     if ((cfg->components & SSX_USE_NGRAM) &&
         (cfg->ngram_mem_mb < 1 || cfg->ngram_mem_mb > (1u << 20)))
         return NULL;
@@ -60,6 +63,12 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (cfg->components & SSX_USE_NGRAM) {
         m->ngram = ssx_ngram_new((uint64_t)cfg->ngram_mem_mb << 20);
         if (!m->ngram) { ssx_ssm_free(m->ssm); free(m); return NULL; }
+    }
+    if ((cfg->components & SSX_USE_MIX) &&
+        (!(m->mix = ssx_mixer_new(cfg->components)) ||
+         (!(cfg->components & SSX_MIX_NO_SSE) && !(m->sse = ssx_sse_new())))) {
+        ssx_model_free(m);
+        return NULL;
     }
     m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
     m->mark = (uint8_t *)calloc((size_t)m->V, 1);
@@ -83,11 +92,16 @@ void ssx_model_free(ssx_model *m) {
     free(m->e);
     free(m->freq);
     free(m->segsum);
+    free(m->segdot);
+    free(m->unseen_m);
+    free(m->unseen_z);
     free(m->segtot);
     free(m->out.p);
     free(m->prog);
     ssx_ssm_free(m->ssm);
     ssx_ngram_free(m->ngram);
+    ssx_mixer_free(m->mix);
+    ssx_sse_free(m->sse);
     free(m);
 }
 
@@ -142,8 +156,11 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
         grow((void **)&m->e, sizeof(float), old, c) ||
         grow((void **)&m->freq, sizeof(uint32_t), old, c) ||
         grow((void **)&m->segsum, sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
+        grow((void **)&m->unseen_m, sizeof(float), old, c) ||
+        grow((void **)&m->unseen_z, sizeof(float), old, c) ||
+        grow((void **)&m->segdot, SSX_MAX_DOT * sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segtot, sizeof(uint64_t), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
-        (m->ssm && ssx_ssm_reserve(m->ssm, c)))
+        (m->ssm && ssx_ssm_reserve(m->ssm, c)) || (m->mix && ssx_mixer_reserve(m->mix, c)))
         return SSX_ERR_NOMEM;
     m->cap = c;
     return SSX_OK;
@@ -155,6 +172,9 @@ void ssx_model_add_token(ssx_model *m, int32_t g) {
     m->c2g[c] = g;
     m->count[c] = 0;
     m->prior[c] = 0.0f; /* scale * log(0 + 1) */
+    m->unseen_m[c] = 1.0f;
+    m->unseen_z[c] = (float)-ssx_log((double)g + 32.0);
+    m->unseen++;
     if (m->ssm) ssx_ssm_add_row(m->ssm, c);
 }
 
@@ -168,9 +188,26 @@ static void mix(float *out, const float *a, float s, const float *b, int32_t n) 
 }
 
 void ssx_model_predict(ssx_model *m) {
-    double h;
+    double h = 0.0;
     float s = 1.0f;
     const float *ssm = m->ssm ? ssx_ssm_predict(m->ssm, m->live, &h) : NULL;
+    if (m->mix) {
+        ssx_mix_in *in = &m->in;
+        in->ssm = ssm;
+        in->h = h;
+        in->prior = m->prior;
+        in->unseen_m = m->unseen_m;
+        in->unseen_z = m->unseen_z;
+        in->unseen = m->unseen;
+        in->remaining = m->remaining;
+        ssx_mixer_predict(m->mix, in, m->ngram, m->logits, m->live);
+        m->ndense = 4; /* ssm (the prior again when absent), prior, unseen_m, unseen_z */
+        m->dense[0] = ssm ? ssm : m->prior;
+        m->dense[1] = m->prior;
+        m->dense[2] = m->unseen_m;
+        m->dense[3] = m->unseen_z;
+        return;
+    }
     if (ssm) {
         double sc = 0.4 + 0.6 * h / 5.5;
         s = (float)(sc < 0.2 ? 0.2 : sc > 2.5 ? 2.5 : sc);
@@ -182,6 +219,19 @@ void ssx_model_predict(ssx_model *m) {
 }
 
 void ssx_model_update(ssx_model *m, int32_t c) {
+    if (m->mix) {
+        if (m->sse) {
+            ssx_sse_update(m->sse, c == m->sse_tok);
+            m->e[m->sse_tok] = m->sse_e; /* the mixer learns from its own output */
+        }
+        ssx_mixer_update(m->mix, c, m->e, m->esum, m->dots, &m->in, m->ngram);
+        ssx_mixer_observe(m->mix, c);
+    }
+    if (m->count[c] == 0) {
+        m->unseen_m[c] = 0.0f;
+        m->unseen_z[c] = 0.0f;
+        m->unseen--;
+    }
     uint32_t n = m->count[c] < UINT32_MAX ? ++m->count[c] : m->count[c];
     m->prior[c] = (float)(m->cfg.count_scale * ssx_log((double)n + 1.0));
     if (m->ssm) ssx_ssm_observe(m->ssm, c, m->live);

@@ -3,7 +3,10 @@
 #define SSX_MODEL_H
 
 #include "buf.h"
+#include "kernels.h"
+#include "mixer.h"
 #include "ngram.h"
+#include "sse.h"
 #include "ssm.h"
 #include "statesmix.h"
 
@@ -22,6 +25,7 @@ struct ssx_model {
     float *e;         /* exp(logit - max) (padded) */
     uint32_t *freq;   /* integer frequencies for the coder */
     double *segsum;   /* per segment of the vocabulary: sum of exp */
+    double *segdot;   /* per segment: SSX_MAX_DOT sums of exp * dense feature */
     uint64_t *segtot; /* per segment: sum of frequencies */
     ssx_buf out;      /* encoder output */
     ssx_stats st;
@@ -29,6 +33,18 @@ struct ssx_model {
     int64_t nprog, progcap;
     ssx_ssm *ssm;     /* NULL unless SSX_USE_SSM */
     ssx_ngram *ngram; /* NULL unless SSX_USE_NGRAM */
+    ssx_mixer *mix;   /* NULL unless SSX_USE_MIX */
+    ssx_sse *sse;     /* with the mixer: refinement of the top token */
+    int32_t sse_tok;  /* the refined token and its e before refinement */
+    float sse_e;
+    float *unseen_m;  /* 1 for a live token not seen yet in the stream, else 0 */
+    float *unseen_z;  /* -log(global id + 32) for such a token, else 0 */
+    int32_t unseen;   /* live tokens not seen yet */
+    int64_t remaining; /* tokens left in the block, the current one included */
+    ssx_mix_in in;    /* the mixer's inputs for the current position */
+    const float *dense[SSX_MAX_DOT]; /* dense features whose dots the softmax takes */
+    int ndense;
+    double esum, dots[SSX_MAX_DOT]; /* the current softmax: sum of e, the dots */
 };
 
 /* Make room for `n` live tokens (compact slots); 0 or SSX_ERR_NOMEM. */

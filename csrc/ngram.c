@@ -25,7 +25,7 @@ static const int ORDER[N_ORDERS] = {1, 2, 3, 4, 5, 6, 7, 15, 31};
 static const double LAMBDA[N_ORDERS] = {0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00};
 static const double ALPHA[N_ORDERS] = {0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001};
 
-typedef struct pair { int32_t tok; uint32_t cnt; } pair;
+typedef ssx_follower pair;
 
 typedef struct slot {
     uint32_t check; /* high hash bits; cap == 0 marks an empty slot */
@@ -153,6 +153,7 @@ static int64_t lz_find(const ssx_ngram *g, int32_t a, int32_t b, int64_t *empty)
 }
 
 static void locate(ssx_ngram *g) {
+    if (g->ready) return;
     uint64_t avail = g->seen < RECENT ? g->seen : RECENT;
     context_hashes(g->win + RECENT, avail, g->h);
     int64_t empty;
@@ -160,6 +161,27 @@ static void locate(ssx_ngram *g) {
         g->at[o] = (uint64_t)ORDER[o] <= avail ? find(g, o, g->h[o], &empty) : -1;
     g->lzat = avail >= 2 ? lz_find(g, g->win[RECENT - 2], g->win[RECENT - 1], &empty) : -1;
     g->ready = 1;
+}
+
+void ssx_ngram_locate(ssx_ngram *g) { locate(g); }
+
+const ssx_follower *ssx_ngram_followers(const ssx_ngram *g, int o, uint32_t *len) {
+    if (g->at[o] < 0) { *len = 0; return NULL; }
+    const slot *sl = &g->tab[o].s[g->at[o]];
+    *len = sl->len;
+    return g->arena + sl->off;
+}
+
+int ssx_ngram_lz(const ssx_ngram *g, int32_t *pred, uint32_t *conf) {
+    if (g->lzat < 0) return 0;
+    *pred = g->lz[g->lzat].pred;
+    *conf = g->lz[g->lzat].conf;
+    return 1;
+}
+
+int ssx_ngram_recent(const ssx_ngram *g, const int32_t **win) {
+    *win = g->win + RECENT;
+    return (int)(g->seen < RECENT ? g->seen : RECENT);
 }
 
 void ssx_ngram_predict(ssx_ngram *g, float s, float *logits) {
@@ -218,11 +240,16 @@ static uint32_t arena_take(ssx_ngram *g, uint32_t n) {
     return off;
 }
 
+/* Followers are kept most recent first (a token seen again moves to the
+ * front); the published biases do not depend on the order. */
 static void add_follower(ssx_ngram *g, slot *s, int32_t tok) {
     pair *p = g->arena + s->off;
     for (uint32_t i = 0; i < s->len; i++)
         if (p[i].tok == tok) {
-            if (p[i].cnt < UINT32_MAX) p[i].cnt++;
+            pair f = p[i];
+            if (f.cnt < UINT32_MAX) f.cnt++;
+            memmove(p + 1, p, sizeof(pair) * i);
+            p[0] = f;
             return;
         }
     if (s->len == s->cap) { /* move the list to a region twice as large */
@@ -232,8 +259,10 @@ static void add_follower(ssx_ngram *g, slot *s, int32_t tok) {
         s->off = off;
         s->cap *= 2;
     }
-    g->arena[s->off + s->len].tok = tok;
-    g->arena[s->off + s->len].cnt = 1;
+    p = g->arena + s->off;
+    memmove(p + 1, p, sizeof(pair) * s->len);
+    p[0].tok = tok;
+    p[0].cnt = 1;
     s->len++;
 }
 
@@ -293,7 +322,7 @@ static void lz_update(ssx_ngram *g, int32_t tok) {
 }
 
 int ssx_ngram_update(ssx_ngram *g, int32_t tok) {
-    if (!g->ready) locate(g);
+    locate(g);
     uint64_t avail = g->seen < RECENT ? g->seen : RECENT;
     int stored = !g->full; /* hist holds every token so far */
     for (int o = 0; o < N_ORDERS; o++) {

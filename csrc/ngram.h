@@ -18,4 +18,18 @@ void ssx_ngram_predict(ssx_ngram *g, float s, float *logits);
 int ssx_ngram_update(ssx_ngram *g, int32_t tok);
 uint64_t ssx_ngram_memory(const ssx_ngram *g);
 
+/* ---- the same knowledge as features, for the learned mixer (mixer.c) ---- */
+#define SSX_NGRAM_ORDERS 9
+typedef struct ssx_follower { int32_t tok; uint32_t cnt; } ssx_follower;
+/* Find the current contexts; predict and update do it when needed. */
+void ssx_ngram_locate(ssx_ngram *g);
+/* Followers seen after the current order-o context, most recent first
+ * (NULL, *len = 0 if none). */
+const ssx_follower *ssx_ngram_followers(const ssx_ngram *g, int o, uint32_t *len);
+/* The LZ prediction for the current position: 1 and (*pred, *conf), or 0. */
+int ssx_ngram_lz(const ssx_ngram *g, int32_t *pred, uint32_t *conf);
+/* The most recent tokens: *win points one past the newest (win[-1] newest);
+ * returns how many are valid (at most 64). */
+int ssx_ngram_recent(const ssx_ngram *g, const int32_t **win);
+
 #endif

@@ -19,6 +19,12 @@
 #define SSX_USE_COUNT 1 /* adaptive unigram count prior */
 #define SSX_USE_SSM 2   /* online Mamba-style SSM */
 #define SSX_USE_NGRAM 4 /* sparse n-gram tables, LZ and recency terms */
+#define SSX_USE_MIX 8   /* learned mixing (StateSMix+), not the fixed one */
+/* Ablation switches of the learned mixing (bench/mix_ablation.py). */
+#define SSX_MIX_NO_SSE 16   /* no refinement of the top token */
+#define SSX_MIX_NO_NOVEL 32 /* no features for the tokens not seen yet */
+#define SSX_MIX_NO_SHAPE 64 /* no per-count-bucket and most-frequent terms */
+#define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE)
 
 typedef struct ssx_config {
     int32_t components;   /* SSX_USE_* mask */

@@ -1,7 +1,7 @@
 """Model presets: named model configurations, and the -1..-9 levels."""
 from .errors import StateSMixError
 
-COUNT, SSM, NGRAM = 1, 2, 4
+COUNT, SSM, NGRAM, MIX = 1, 2, 4, 8
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -10,13 +10,17 @@ PRESETS = {
     1: ("ssm", COUNT | SSM),
     2: ("ngram", COUNT | NGRAM),
     3: ("paper", COUNT | SSM | NGRAM),
+    4: ("plus", COUNT | SSM | NGRAM | MIX),
+    5: ("ngram-plus", COUNT | NGRAM | MIX),
 }
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
+# StateSMix+: the same components with learned mixing
+PLUS_ABLATION = ("ngram-plus", "plus")
 BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id
-LEVELS = {1: 0, 2: 2, 3: 1, 4: 3, 5: 3, 6: 3, 7: 3, 8: 3, 9: 3}
+LEVELS = {1: 0, 2: 2, 3: 5, 4: 1, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4}
 DEFAULT_LEVEL = 6
 
 

@@ -136,8 +136,9 @@ def test_header_and_stats():
     assert st["output_bytes"] == len(data)
     assert 0 < st["live"] <= st["tokens"]
     assert st["new_tokens"] == st["live"]
-    # the integer distribution costs a little more than the float one
-    assert st["coded_bits"] >= st["ideal_bits"] - 1e-6
+    # the integer distribution is within 0.1% of the float one (its floor of
+    # one count can make it slightly cheaper as well as dearer)
+    assert abs(st["coded_bits"] - st["ideal_bits"]) <= 1e-3 * st["ideal_bits"]
     assert 8 * st["payload_bytes"] >= st["ideal_bits"]
     c = StateSMixCompressor()
     c.compress(data)

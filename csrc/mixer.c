@@ -1,0 +1,360 @@
+/* mixer.c - the learned mixture of StateSMix+.
+ *
+ * The next token's logits are a weighted sum of feature vectors over the live
+ * vocabulary.  Dense: the SSM logits, the count prior, and for tokens of the
+ * block not seen yet an indicator and a Zipf-like prior from their global id
+ * (BPE ids run roughly from frequent to rare).  Sparse: per n-gram order, an
+ * indicator of the tokens seen after the context, their log relative
+ * frequency, a per-count-bucket term and a most-frequent mark; the LZ
+ * prediction; the recency of the last 64 tokens.
+ *
+ * Small contexts choose which weights apply: the SSM's entropy, the longest
+ * order whose context was seen, how much a context has seen, the share of the
+ * rest of the block that must be first occurrences.  After every token the
+ * chosen weights take one RMS-normalised step down the gradient of the code
+ * length, d(-log p_y)/dw = E_p[f] - f[y]: cheap, because the sparse features
+ * touch few tokens and the dense expectations come out of the softmax pass.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mathf.h"
+#include "mixer.h"
+#include "statesmix.h"
+
+#define NO SSX_NGRAM_ORDERS
+#define EB 13       /* SSM entropy buckets; 0: no SSM prediction yet */
+#define HB (NO + 1) /* longest order whose context was seen; 0: none */
+#define CB 24       /* confidence of one context: 8 count buckets x 3 diversity */
+#define KB 8        /* count buckets of one follower */
+#define RB 10      /* recency ranks of a follower: 0, 1, 2, 3, 4, 5-6, 7-10, 11-20, 21-50, 51+ */
+#define LB 6       /* distinct followers of a context: 1, 2, 3-4, 5-8, 9-16, 17+ */
+#define LZB 16      /* LZ confidence buckets */
+#define NB 24       /* novelty buckets: -2 log2(unseen / remaining) */
+#define RECENT 64
+#define CACHE 8192 /* the most recent distinct tokens ... */
+#define DB 14      /* ... get a term per bucket of their recency rank: 0, 1, 2-3, 4-7, ... */
+#define LOGTAB 4096
+
+#define LR 0.01   /* step of a weight, before RMS normalisation */
+#define BETA 0.999 /* decay of the mean square gradient */
+#define EPS 1e-4
+
+typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
+
+struct ssx_mixer {
+    int novel, shape;    /* feature groups in use (ablation switches) */
+    wt dense[EB][HB][2]; /* SSM logits, count prior */
+    wt nov[NB][2];       /* unseen indicator, Zipf prior */
+    wt ind3[NO][EB], rr[NO][LB][RB];
+    wt ind[NO][CB], ind2[NO][HB], lg[NO][CB], ic[NO][KB], top[NO][CB];
+    wt lz[LZB];
+    wt dist[EB][DB];
+    int32_t mtf[CACHE]; /* distinct recent tokens, most recent first */
+    int32_t nmtf;
+    int32_t *at;        /* per compact id: its index in mtf, -1 if not there */
+    int32_t atcap;
+    wt rec[HB];
+    float logtab[LOGTAB];
+    float rectab[RECENT];
+    /* what predict chose, for update */
+    int eb, hb, nb, lzb, cb[NO];
+    int32_t lzpred;
+    float logn[NO];
+    uint32_t cmax[NO];
+};
+
+static void wset(wt *w, double v) { w->w = v; w->v = 0.0; w->bc = 1.0; }
+
+ssx_mixer *ssx_mixer_new(int32_t components) {
+    ssx_mixer *x = (ssx_mixer *)calloc(1, sizeof *x);
+    if (!x) return NULL;
+    x->novel = !(components & SSX_MIX_NO_NOVEL);
+    x->shape = !(components & SSX_MIX_NO_SHAPE);
+    /* start from the published mixture: the order bias lambda log(1 + c/alpha) */
+    static const double lam[NO] = {0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00};
+    static const double alf[NO] = {0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001};
+    for (int e = 0; e < EB; e++)
+        for (int h = 0; h < HB; h++) {
+            wset(&x->dense[e][h][0], 1.0);
+            wset(&x->dense[e][h][1], 1.0);
+        }
+    for (int b = 0; b < NB; b++) {
+        wset(&x->nov[b][0], 0.0);
+        wset(&x->nov[b][1], 0.0);
+    }
+    for (int o = 0; o < NO; o++) {
+        for (int c = 0; c < CB; c++) {
+            wset(&x->ind[o][c], lam[o] * ssx_log(1.0 + 1.0 / alf[o]));
+            wset(&x->lg[o][c], lam[o]);
+            wset(&x->top[o][c], 0.0);
+        }
+        for (int h = 0; h < HB; h++) wset(&x->ind2[o][h], 0.0);
+        for (int h = 0; h < EB; h++) wset(&x->ind3[o][h], 0.0);
+        for (int l = 0; l < LB; l++)
+            for (int r = 0; r < RB; r++) wset(&x->rr[o][l][r], 0.0);
+        for (int k = 0; k < KB; k++) wset(&x->ic[o][k], 0.0);
+    }
+    for (int b = 0; b < LZB; b++) wset(&x->lz[b], 0.5);
+    for (int e = 0; e < EB; e++)
+        for (int b = 0; b < DB; b++) wset(&x->dist[e][b], 0.0);
+    for (int h = 0; h < HB; h++) wset(&x->rec[h], 1.0);
+    x->logtab[0] = 0.0f;
+    for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
+    for (int a = 0; a < RECENT; a++) x->rectab[a] = (float)(0.05 * ssx_exp(-3.0 * a / RECENT));
+    return x;
+}
+
+void ssx_mixer_free(ssx_mixer *x) {
+    if (x) free(x->at);
+    free(x);
+}
+
+static float logc(const ssx_mixer *x, uint32_t c) {
+    return c < LOGTAB ? x->logtab[c] : (float)ssx_log((double)c);
+}
+
+static int count_bucket(uint64_t n) {
+    if (n <= 3) return (int)n - 1; /* 1, 2, 3 */
+    if (n <= 5) return 3;
+    if (n <= 8) return 4;
+    if (n <= 15) return 5;
+    if (n <= 31) return 6;
+    return 7;
+}
+
+static int conf_bucket(uint64_t n, uint32_t u) {
+    int d = u == 1 ? 0 : (uint64_t)u * 4 <= n ? 1 : 2;
+    return count_bucket(n) * 3 + d;
+}
+
+static int rank_bucket(uint32_t i) {
+    return i < 5 ? (int)i : i < 7 ? 5 : i < 11 ? 6 : i < 21 ? 7 : i < 51 ? 8 : 9;
+}
+
+static int len_bucket(uint32_t u) {
+    return u < 3 ? (int)u - 1 : u < 5 ? 2 : u < 9 ? 3 : u < 17 ? 4 : 5;
+}
+
+static int dist_bucket(int32_t r) { /* 0, 1, 2-3, 4-7, ... */
+    int b = 0;
+    while (r > 0) { r >>= 1; b++; }
+    return b;
+}
+
+static int lz_bucket(uint32_t c) {
+    if (c < 8) return (int)c;
+    int b = 8;
+    for (uint32_t t = 16; t <= c && b < LZB - 1; t *= 2) b++;
+    return b;
+}
+
+static int novelty_bucket(int32_t unseen, int64_t remaining) {
+    if (unseen <= 0 || remaining <= 0) return NB - 1;
+    double r = -2.0 * ssx_log((double)unseen / (double)remaining) / 0.6931471805599453;
+    int b = (int)r;
+    return b < 0 ? 0 : b > NB - 2 ? NB - 2 : b;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default"))) /* same bits, wider */
+#endif
+static void combine(float *out, int32_t n, float a, const float *x, float b, const float *y,
+                    float c, const float *z, float d, const float *w) {
+    for (int32_t i = 0; i < n; i++) out[i] = ((a * x[i] + b * y[i]) + c * z[i]) + d * w[i];
+}
+
+void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
+                       int32_t live) {
+    if (in->ssm) {
+        int b = (int)(in->h * 1.5);
+        x->eb = 1 + (b < 0 ? 0 : b > EB - 2 ? EB - 2 : b);
+    } else {
+        x->eb = 0;
+    }
+    x->hb = 0;
+    const ssx_follower *f[NO];
+    uint32_t len[NO];
+    if (g) {
+        ssx_ngram_locate(g);
+        for (int o = 0; o < NO; o++) {
+            f[o] = ssx_ngram_followers(g, o, &len[o]);
+            if (len[o]) x->hb = o + 1;
+        }
+    }
+    x->nb = novelty_bucket(in->unseen, in->remaining);
+    const wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
+    float n0 = x->novel ? (float)nv[0].w : 0.0f, n1 = x->novel ? (float)nv[1].w : 0.0f;
+    combine(logits, live, in->ssm ? (float)d[0].w : 0.0f, in->ssm ? in->ssm : in->prior,
+            (float)d[1].w, in->prior, n0, in->unseen_m, n1, in->unseen_z);
+    if (!g) return;
+    for (int o = 0; o < NO; o++) {
+        if (!len[o]) continue;
+        uint64_t n = 0;
+        uint32_t cm = 0;
+        for (uint32_t i = 0; i < len[o]; i++) {
+            n += f[o][i].cnt;
+            if (f[o][i].cnt > cm) cm = f[o][i].cnt;
+        }
+        x->cmax[o] = cm;
+        int cb = x->cb[o] = conf_bucket(n, len[o]);
+        float ln = x->logn[o] = (float)ssx_log((double)n);
+        float wi = (float)(x->ind[o][cb].w + x->ind2[o][x->hb].w + x->ind3[o][x->eb].w), wl = (float)x->lg[o][cb].w;
+        float wt_ = (float)x->top[o][cb].w, wc[KB];
+        for (int k = 0; k < KB; k++) wc[k] = (float)x->ic[o][k].w;
+        float wr_[RB];
+        int lb = len_bucket(len[o]);
+        for (int r = 0; r < RB; r++) wr_[r] = (float)x->rr[o][lb][r].w;
+        for (uint32_t i = 0; i < len[o]; i++) {
+            uint32_t c = f[o][i].cnt;
+            float v = wi + wl * (logc(x, c) - ln);
+            if (x->shape) {
+                v += wc[count_bucket(c)];
+                if (c == cm) v += wt_;
+                v += wr_[rank_bucket(i)];
+            }
+            logits[f[o][i].tok] += v;
+        }
+    }
+    int32_t pred;
+    uint32_t conf;
+    x->lzb = -1;
+    if (ssx_ngram_lz(g, &pred, &conf)) {
+        x->lzb = lz_bucket(conf);
+        x->lzpred = pred;
+        logits[pred] += (float)x->lz[x->lzb].w;
+    }
+    const int32_t *win;
+    int avail = ssx_ngram_recent(g, &win);
+    float wr = (float)x->rec[x->hb].w;
+    for (int a = 0; a < avail; a++) logits[win[-1 - a]] += wr * x->rectab[a];
+    {
+        float wd[DB];
+        for (int b = 0; b < DB; b++) wd[b] = (float)x->dist[x->eb][b].w;
+        for (int b = 0, r = 0; r < x->nmtf; b++) {
+            int32_t end = b ? 2 << (b - 1) : 1;
+            if (end > x->nmtf) end = x->nmtf;
+            for (; r < end; r++) logits[x->mtf[r]] += wd[b];
+        }
+    }
+}
+
+int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top) {
+    return x->hb * 2 + (x->lzb >= 0 && x->lzpred == top);
+}
+
+static void step(wt *w, double g) {
+    w->v = BETA * w->v + (1.0 - BETA) * g * g;
+    w->bc *= BETA;
+    w->w -= LR * g / (sqrt(w->v / (1.0 - w->bc)) + EPS);
+}
+
+void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
+                      const ssx_mix_in *in, const ssx_ngram *g) {
+    double inv = 1.0 / sum;
+    wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
+    if (in->ssm) step(&d[0], dots[0] * inv - (double)in->ssm[y]);
+    step(&d[1], dots[1] * inv - (double)in->prior[y]);
+    if (x->novel && in->unseen > 0) {
+        step(&nv[0], dots[2] * inv - (double)in->unseen_m[y]);
+        step(&nv[1], dots[3] * inv - (double)in->unseen_z[y]);
+    }
+    if (!g) return;
+    for (int o = 0; o < NO; o++) {
+        uint32_t len;
+        const ssx_follower *f = ssx_ngram_followers(g, o, &len);
+        if (!len) continue;
+        double ei = 0.0, el = 0.0, et = 0.0, ec[KB] = {0}, er_[RB] = {0};
+        double fi = 0.0, fl = 0.0, ft = 0.0, fc[KB] = {0}, fr_[RB] = {0};
+        float ln = x->logn[o];
+        uint32_t cm = x->cmax[o];
+        for (uint32_t i = 0; i < len; i++) {
+            uint32_t c = f[i].cnt;
+            double l = (double)(logc(x, c) - ln), p = (double)e[f[i].tok];
+            int k = count_bucket(c);
+            ei += p;
+            el += p * l;
+            ec[k] += p;
+            er_[rank_bucket(i)] += p;
+            if (c == cm) et += p;
+            if (f[i].tok == y) {
+                fr_[rank_bucket(i)] = 1.0;
+                fi = 1.0;
+                fl = l;
+                fc[k] = 1.0;
+                ft = c == cm ? 1.0 : 0.0;
+            }
+        }
+        int cb = x->cb[o];
+        double gi = ei * inv - fi;
+        step(&x->ind[o][cb], gi);
+        step(&x->ind2[o][x->hb], gi);
+        step(&x->ind3[o][x->eb], gi);
+        step(&x->lg[o][cb], el * inv - fl);
+        if (x->shape) {
+            step(&x->top[o][cb], et * inv - ft);
+            for (int k = 0; k < KB; k++)
+                if (ec[k] > 0.0) step(&x->ic[o][k], ec[k] * inv - fc[k]);
+            for (int r = 0; r < RB; r++)
+                if (er_[r] > 0.0) step(&x->rr[o][len_bucket(len)][r], er_[r] * inv - fr_[r]);
+        }
+    }
+    int32_t pred;
+    uint32_t conf;
+    if (x->lzb >= 0 && ssx_ngram_lz(g, &pred, &conf))
+        step(&x->lz[x->lzb], (double)e[pred] * inv - (pred == y ? 1.0 : 0.0));
+    const int32_t *win;
+    int avail = ssx_ngram_recent(g, &win);
+    if (avail) {
+        double er = 0.0, fr = 0.0;
+        for (int a = 0; a < avail; a++) {
+            int32_t t = win[-1 - a];
+            er += (double)e[t] * (double)x->rectab[a];
+            if (t == y) fr += (double)x->rectab[a];
+        }
+        step(&x->rec[x->hb], er * inv - fr);
+    }
+    {
+        double ed[DB] = {0}, fd[DB] = {0};
+        for (int b = 0, r = 0; r < x->nmtf; b++) {
+            int32_t end = b ? 2 << (b - 1) : 1;
+            if (end > x->nmtf) end = x->nmtf;
+            double acc = 0.0;
+            for (; r < end; r++) acc += (double)e[x->mtf[r]];
+            ed[b] = acc;
+        }
+        if (x->at[y] >= 0) fd[dist_bucket(x->at[y])] = 1.0;
+        for (int b = 0; b < DB; b++)
+            if (ed[b] > 0.0) step(&x->dist[x->eb][b], ed[b] * inv - fd[b]);
+    }
+}
+
+/* Note that y was coded: the cache of recent tokens. */
+int ssx_mixer_reserve(ssx_mixer *x, int32_t cap) {
+    if (cap <= x->atcap) return 0;
+    int32_t *a = (int32_t *)realloc(x->at, sizeof(int32_t) * (size_t)cap);
+    if (!a) return -1;
+    for (int32_t i = x->atcap; i < cap; i++) a[i] = -1;
+    x->at = a;
+    x->atcap = cap;
+    return 0;
+}
+
+void ssx_mixer_observe(ssx_mixer *x, int32_t y) {
+    int32_t i = x->at[y];
+    if (i < 0) {
+        if (x->nmtf < CACHE) {
+            i = x->nmtf++;
+        } else {
+            i = CACHE - 1;
+            x->at[x->mtf[i]] = -1;
+        }
+    }
+    for (int32_t r = i; r > 0; r--) {
+        x->mtf[r] = x->mtf[r - 1];
+        x->at[x->mtf[r]] = r;
+    }
+    x->mtf[0] = y;
+    x->at[y] = 0;
+}

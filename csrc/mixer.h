@@ -1,0 +1,43 @@
+/* mixer.h - the learned mixture of StateSMix+ (mixer.c). */
+#ifndef SSX_MIXER_H
+#define SSX_MIXER_H
+
+#include <stdint.h>
+
+#include "ngram.h"
+
+typedef struct ssx_mixer ssx_mixer;
+
+/* What the mixer combines at one position; dense vectors span the live
+ * vocabulary. */
+typedef struct ssx_mix_in {
+    const float *ssm;      /* SSM logits, NULL before the SSM has trained */
+    double h;              /* entropy of the SSM's softmax, nats */
+    const float *prior;    /* count prior, scale * log(count + 1) */
+    const float *unseen_m; /* 1 on live tokens not yet seen, else 0 */
+    const float *unseen_z; /* Zipf-like prior from the global id on them, else 0 */
+    int32_t unseen;        /* how many live tokens are not yet seen */
+    int64_t remaining;     /* tokens left in the block, this one included */
+} ssx_mix_in;
+
+/* components: the SSX_USE_* / SSX_MIX_NO_* mask of the model. */
+ssx_mixer *ssx_mixer_new(int32_t components);
+void ssx_mixer_free(ssx_mixer *x);
+/* logits[0..live) of the next token; g (the n-gram knowledge) may be NULL. */
+void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
+                       int32_t live);
+/* Context of the secondary estimation of the top token, < SSX_SSE_CTX. */
+int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top);
+/* One gradient step on -log p(y), p = e / sum the distribution that coded y.
+ * dots[k] = sum of e * dense feature k: the SSM logits (any vector when there
+ * are none), the prior, unseen_m, unseen_z.  Call with the same inputs as
+ * predict, before the SSM, the prior and the n-gram tables learn y. */
+void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
+                      const ssx_mix_in *in, const ssx_ngram *g);
+
+/* Room for compact ids below cap; 0 or -1 (no memory). */
+int ssx_mixer_reserve(ssx_mixer *x, int32_t cap);
+/* After update: y becomes the most recent token. */
+void ssx_mixer_observe(ssx_mixer *x, int32_t y);
+
+#endif
