@@ -23,9 +23,9 @@
 #include "mixer.h"
 #include "statesmix.h"
 
-#define NO SSX_NGRAM_ORDERS
+#define NO SSX_NGRAM_TABLES
 #define EB 13       /* SSM entropy buckets; 0: no SSM prediction yet */
-#define HB (NO + 1) /* longest order whose context was seen; 0: none */
+#define HB (SSX_NGRAM_ORDERS + 1) /* longest contiguous order seen; 0: none */
 #define CB 24       /* confidence of one context: 8 count buckets x 3 diversity */
 #define KB 8        /* count buckets of one follower */
 #define RB 10      /* recency ranks of a follower: 0, 1, 2, 3, 4, 5-6, 7-10, 11-20, 21-50, 51+ */
@@ -73,8 +73,10 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     x->novel = !(components & SSX_MIX_NO_NOVEL);
     x->shape = !(components & SSX_MIX_NO_SHAPE);
     /* start from the published mixture: the order bias lambda log(1 + c/alpha) */
-    static const double lam[NO] = {0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00};
-    static const double alf[NO] = {0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001};
+    static const double lam[NO] = {0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00,
+                                   0.05, 0.05, 0.05};
+    static const double alf[NO] = {0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001,
+                                   0.05, 0.05, 0.05};
     for (int e = 0; e < EB; e++)
         for (int h = 0; h < HB; h++) {
             wset(&x->dense[e][h][0], 1.0);
@@ -176,11 +178,12 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     x->hb = 0;
     const ssx_follower *f[NO];
     uint32_t len[NO];
+    int nt = g ? ssx_ngram_tables(g) : 0;
     if (g) {
         ssx_ngram_locate(g);
-        for (int o = 0; o < NO; o++) {
+        for (int o = 0; o < nt; o++) {
             f[o] = ssx_ngram_followers(g, o, &len[o]);
-            if (len[o]) x->hb = o + 1;
+            if (len[o] && o < SSX_NGRAM_ORDERS) x->hb = o + 1;
         }
     }
     x->nb = novelty_bucket(in->unseen, in->remaining);
@@ -189,7 +192,7 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     combine(logits, live, in->ssm ? (float)d[0].w : 0.0f, in->ssm ? in->ssm : in->prior,
             (float)d[1].w, in->prior, n0, in->unseen_m, n1, in->unseen_z);
     if (!g) return;
-    for (int o = 0; o < NO; o++) {
+    for (int o = 0; o < nt; o++) {
         if (!len[o]) continue;
         uint64_t n = 0;
         uint32_t cm = 0;
@@ -261,7 +264,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         step(&nv[1], dots[3] * inv - (double)in->unseen_z[y]);
     }
     if (!g) return;
-    for (int o = 0; o < NO; o++) {
+    for (int o = 0; o < ssx_ngram_tables(g); o++) {
         uint32_t len;
         const ssx_follower *f = ssx_ngram_followers(g, o, &len);
         if (!len) continue;

@@ -61,7 +61,8 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
         if (!m->ssm) { free(m); return NULL; }
     }
     if (cfg->components & SSX_USE_NGRAM) {
-        m->ngram = ssx_ngram_new((uint64_t)cfg->ngram_mem_mb << 20);
+        m->ngram = ssx_ngram_new((uint64_t)cfg->ngram_mem_mb << 20,
+                                 !!(cfg->components & SSX_USE_MIX));
         if (!m->ngram) { ssx_ssm_free(m->ssm); free(m); return NULL; }
     }
     if ((cfg->components & SSX_USE_MIX) &&

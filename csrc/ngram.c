@@ -14,14 +14,17 @@
 #include "mathf.h"
 #include "ngram.h"
 
-#define N_ORDERS 9
+#define N_ORDERS 9  /* the published contiguous orders */
+#define N_TABLES SSX_NGRAM_TABLES /* and the sparse (skip) contexts after them */
 #define MAX_ORDER 31
 #define PROBES 8
 #define DTAB 1024  /* counts with a precomputed bias */
 #define RECENT 64  /* tokens that get the recency bonus */
 #define LZ_MAX_CONF 1000u
 
-static const int ORDER[N_ORDERS] = {1, 2, 3, 4, 5, 6, 7, 15, 31};
+/* context length and gap (tokens skipped before the predicted one) of each table */
+static const int ORDER[N_TABLES] = {1, 2, 3, 4, 5, 6, 7, 15, 31, 1, 2, 1};
+static const int GAP[N_TABLES] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2};
 static const double LAMBDA[N_ORDERS] = {0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00};
 static const double ALPHA[N_ORDERS] = {0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001};
 
@@ -42,7 +45,8 @@ struct ssx_ngram {
     uint32_t n, hcap;
     int32_t win[RECENT]; /* the last RECENT tokens, newest last */
     uint64_t seen;       /* tokens observed */
-    table tab[N_ORDERS];
+    table tab[N_TABLES];
+    int ntab; /* tables in use: N_ORDERS, or N_TABLES with the sparse ones */
     pair *arena;
     uint32_t alen, acap;
     lzent *lz;
@@ -52,8 +56,8 @@ struct ssx_ngram {
     uint64_t mem, limit;
     int full;
     /* the current context, found by predict and reused by update */
-    uint64_t h[N_ORDERS];
-    int64_t at[N_ORDERS]; /* slot index, -1 when absent */
+    uint64_t h[N_TABLES];
+    int64_t at[N_TABLES]; /* slot index, -1 when absent */
     int64_t lzat;
     int ready;
 };
@@ -73,6 +77,22 @@ static void context_hashes(const int32_t *end, uint64_t avail, uint64_t h[N_ORDE
         x = (x ^ (uint32_t)end[-j]) * 0x9E3779B97F4A7C15ULL + (uint64_t)j;
         if (j == ORDER[o]) h[o++] = mix64(x);
     }
+}
+
+/* Hash of a sparse context: k tokens ending gap tokens before end. */
+static uint64_t sparse_hash(const int32_t *end, int k, int gap) {
+    uint64_t x = 0x2545F4914F6CDD1DULL ^ ((uint64_t)gap * 0xD6E8FEB86659FD93ULL);
+    for (int j = 1; j <= k; j++)
+        x = (x ^ (uint32_t)end[-gap - j]) * 0x9E3779B97F4A7C15ULL + (uint64_t)j;
+    return mix64(x);
+}
+
+/* The hashes of every table's context ending at end (avail tokens there). */
+static void table_hashes(const ssx_ngram *g, const int32_t *end, uint64_t avail,
+                         uint64_t h[N_TABLES]) {
+    context_hashes(end, avail, h);
+    for (int o = N_ORDERS; o < g->ntab; o++)
+        if ((uint64_t)(ORDER[o] + GAP[o]) <= avail) h[o] = sparse_hash(end, ORDER[o], GAP[o]);
 }
 
 static float bias(const ssx_ngram *g, int o, uint32_t cnt) {
@@ -96,12 +116,14 @@ static int table_init(ssx_ngram *g, table *t, uint32_t size) {
     return 0;
 }
 
-ssx_ngram *ssx_ngram_new(uint64_t mem_limit) {
+ssx_ngram *ssx_ngram_new(uint64_t mem_limit, int sparse) {
     ssx_ngram *g = (ssx_ngram *)calloc(1, sizeof *g);
     if (!g) return NULL;
     g->limit = mem_limit;
-    for (int o = 0; o < N_ORDERS; o++) {
+    g->ntab = sparse ? N_TABLES : N_ORDERS;
+    for (int o = 0; o < g->ntab; o++)
         if (table_init(g, &g->tab[o], 1024)) { ssx_ngram_free(g); return NULL; }
+    for (int o = 0; o < N_ORDERS; o++) {
         for (int c = 0; c < DTAB; c++)
             g->delta[o][c] = (float)(LAMBDA[o] * ssx_log(1.0 + (double)c / ALPHA[o]));
     }
@@ -116,7 +138,7 @@ ssx_ngram *ssx_ngram_new(uint64_t mem_limit) {
 
 void ssx_ngram_free(ssx_ngram *g) {
     if (!g) return;
-    for (int o = 0; o < N_ORDERS; o++) free(g->tab[o].s);
+    for (int o = 0; o < N_TABLES; o++) free(g->tab[o].s);
     free(g->hist);
     free(g->arena);
     free(g->lz);
@@ -127,15 +149,15 @@ uint64_t ssx_ngram_memory(const ssx_ngram *g) { return g->mem; }
 
 static int64_t find(const ssx_ngram *g, int o, uint64_t h, int64_t *empty) {
     const table *t = &g->tab[o];
-    int k = ORDER[o];
-    const int32_t *ctx = g->win + RECENT - k;
+    int k = ORDER[o], gap = GAP[o];
+    const int32_t *ctx = g->win + RECENT - gap - k;
     *empty = -1;
     for (uint32_t p = 0; p < PROBES; p++) {
         uint32_t i = (uint32_t)(h + p) & t->mask;
         const slot *s = &t->s[i];
         if (!s->cap) { *empty = i; return -1; }
         if (s->check == (uint32_t)(h >> 32) &&
-            !memcmp(g->hist + s->pos - k, ctx, sizeof(int32_t) * (size_t)k))
+            !memcmp(g->hist + s->pos - gap - k, ctx, sizeof(int32_t) * (size_t)k))
             return i;
     }
     return -1;
@@ -155,10 +177,10 @@ static int64_t lz_find(const ssx_ngram *g, int32_t a, int32_t b, int64_t *empty)
 static void locate(ssx_ngram *g) {
     if (g->ready) return;
     uint64_t avail = g->seen < RECENT ? g->seen : RECENT;
-    context_hashes(g->win + RECENT, avail, g->h);
+    table_hashes(g, g->win + RECENT, avail, g->h);
     int64_t empty;
-    for (int o = 0; o < N_ORDERS; o++)
-        g->at[o] = (uint64_t)ORDER[o] <= avail ? find(g, o, g->h[o], &empty) : -1;
+    for (int o = 0; o < g->ntab; o++)
+        g->at[o] = (uint64_t)(ORDER[o] + GAP[o]) <= avail ? find(g, o, g->h[o], &empty) : -1;
     g->lzat = avail >= 2 ? lz_find(g, g->win[RECENT - 2], g->win[RECENT - 1], &empty) : -1;
     g->ready = 1;
 }
@@ -171,6 +193,8 @@ const ssx_follower *ssx_ngram_followers(const ssx_ngram *g, int o, uint32_t *len
     *len = sl->len;
     return g->arena + sl->off;
 }
+
+int ssx_ngram_tables(const ssx_ngram *g) { return g->ntab; }
 
 int ssx_ngram_lz(const ssx_ngram *g, int32_t *pred, uint32_t *conf) {
     if (g->lzat < 0) return 0;
@@ -211,8 +235,8 @@ static int table_grow(ssx_ngram *g, int o) {
     for (uint32_t i = 0; i <= t->mask; i++) {
         slot *s = &t->s[i];
         if (!s->cap) continue;
-        uint64_t h[N_ORDERS];
-        context_hashes(g->hist + s->pos, (uint64_t)k, h);
+        uint64_t h[N_TABLES];
+        table_hashes(g, g->hist + s->pos, (uint64_t)(k + GAP[o]), h);
         for (uint32_t p = 0; p < PROBES; p++) {
             uint32_t j = (uint32_t)(h[o] + p) & nt.mask;
             if (!nt.s[j].cap) { nt.s[j] = *s; nt.used++; break; }
@@ -325,8 +349,8 @@ int ssx_ngram_update(ssx_ngram *g, int32_t tok) {
     locate(g);
     uint64_t avail = g->seen < RECENT ? g->seen : RECENT;
     int stored = !g->full; /* hist holds every token so far */
-    for (int o = 0; o < N_ORDERS; o++) {
-        if ((uint64_t)ORDER[o] > avail) continue;
+    for (int o = 0; o < g->ntab; o++) {
+        if ((uint64_t)(ORDER[o] + GAP[o]) > avail) continue;
         if (g->at[o] >= 0) {
             add_follower(g, &g->tab[o].s[g->at[o]], tok);
             continue;

@@ -9,8 +9,10 @@ typedef struct ssx_ngram ssx_ngram;
 
 /* mem_limit: bytes the tables may use; once reached, no new contexts or
  * followers are stored (existing counts still grow), identically in encoder
- * and decoder. */
-ssx_ngram *ssx_ngram_new(uint64_t mem_limit);
+ * and decoder.  sparse: add the tables of sparse contexts (orders
+ * SSX_NGRAM_ORDERS.. below SSX_NGRAM_TABLES), which only the learned mixer
+ * reads. */
+ssx_ngram *ssx_ngram_new(uint64_t mem_limit, int sparse);
 void ssx_ngram_free(ssx_ngram *g);
 /* logits[v] += s * (sum of the order biases + LZ boost + recency bonus) */
 void ssx_ngram_predict(ssx_ngram *g, float s, float *logits);
@@ -19,7 +21,10 @@ int ssx_ngram_update(ssx_ngram *g, int32_t tok);
 uint64_t ssx_ngram_memory(const ssx_ngram *g);
 
 /* ---- the same knowledge as features, for the learned mixer (mixer.c) ---- */
-#define SSX_NGRAM_ORDERS 9
+#define SSX_NGRAM_ORDERS 9  /* contiguous contexts: 1-7, 15 and 31 tokens */
+#define SSX_NGRAM_TABLES 12 /* then sparse ones: t-2; t-3 t-2; t-3 */
+/* Tables in use. */
+int ssx_ngram_tables(const ssx_ngram *g);
 typedef struct ssx_follower { int32_t tok; uint32_t cnt; } ssx_follower;
 /* Find the current contexts; predict and update do it when needed. */
 void ssx_ngram_locate(ssx_ngram *g);
