@@ -31,13 +31,15 @@
 #define RB 10      /* recency ranks of a follower: 0, 1, 2, 3, 4, 5-6, 7-10, 11-20, 21-50, 51+ */
 #define LB 6       /* distinct followers of a context: 1, 2, 3-4, 5-8, 9-16, 17+ */
 #define LZB 16      /* LZ confidence buckets */
+#define PB 24      /* tokens seen: 0, 1, 2-3, 4-7, ... */
 #define NB 24       /* novelty buckets: -2 log2(unseen / remaining) */
 #define RECENT 64
 #define CACHE 8192 /* the most recent distinct tokens ... */
 #define DB 14      /* ... get a term per bucket of their recency rank: 0, 1, 2-3, 4-7, ... */
 #define LOGTAB 4096
 
-#define LR 0.01   /* step of a weight, before RMS normalisation */
+#define LR 0.01   /* step of a weight, before RMS normalisation ... */
+#define LR_HALF 30000.0 /* ... times sqrt(LR_HALF / (LR_HALF + tokens seen)) */
 #define BETA 0.999 /* decay of the mean square gradient */
 #define EPS 1e-4
 
@@ -46,11 +48,15 @@ typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA
 struct ssx_mixer {
     int novel, shape;    /* feature groups in use (ablation switches) */
     wt dense[EB][HB][2]; /* SSM logits, count prior */
+    wt dpos[PB][2];      /* the same, by how many tokens were seen (log2) */
+    int64_t seen;
+    double lr;
+    int pb;
     wt nov[NB][2];       /* unseen indicator, Zipf prior */
     wt ind3[NO][EB], rr[NO][LB][RB];
     wt ind[NO][CB], ind2[NO][HB], lg[NO][CB], ic[NO][KB], top[NO][CB];
     wt lz[LZB];
-    wt dist[EB][DB];
+    wt dist[EB][DB], distp[PB][DB];
     int32_t mtf[CACHE]; /* distinct recent tokens, most recent first */
     int32_t nmtf;
     int32_t *at;        /* per compact id: its index in mtf, -1 if not there */
@@ -82,6 +88,10 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
             wset(&x->dense[e][h][0], 1.0);
             wset(&x->dense[e][h][1], 1.0);
         }
+    for (int b = 0; b < PB; b++) {
+        wset(&x->dpos[b][0], 0.0);
+        wset(&x->dpos[b][1], 0.0);
+    }
     for (int b = 0; b < NB; b++) {
         wset(&x->nov[b][0], 0.0);
         wset(&x->nov[b][1], 0.0);
@@ -101,6 +111,8 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     for (int b = 0; b < LZB; b++) wset(&x->lz[b], 0.5);
     for (int e = 0; e < EB; e++)
         for (int b = 0; b < DB; b++) wset(&x->dist[e][b], 0.0);
+    for (int e = 0; e < PB; e++)
+        for (int b = 0; b < DB; b++) wset(&x->distp[e][b], 0.0);
     for (int h = 0; h < HB; h++) wset(&x->rec[h], 1.0);
     x->logtab[0] = 0.0f;
     for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
@@ -188,9 +200,13 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     }
     x->nb = novelty_bucket(in->unseen, in->remaining);
     const wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
+    int pb = 0;
+    for (int64_t q = x->seen; q > 0 && pb < PB - 1; q >>= 1) pb++;
+    x->pb = pb;
+    const wt *dp = x->dpos[x->pb];
     float n0 = x->novel ? (float)nv[0].w : 0.0f, n1 = x->novel ? (float)nv[1].w : 0.0f;
-    combine(logits, live, in->ssm ? (float)d[0].w : 0.0f, in->ssm ? in->ssm : in->prior,
-            (float)d[1].w, in->prior, n0, in->unseen_m, n1, in->unseen_z);
+    combine(logits, live, in->ssm ? (float)(d[0].w + dp[0].w) : 0.0f, in->ssm ? in->ssm : in->prior,
+            (float)(d[1].w + dp[1].w), in->prior, n0, in->unseen_m, n1, in->unseen_z);
     if (!g) return;
     for (int o = 0; o < nt; o++) {
         if (!len[o]) continue;
@@ -234,7 +250,7 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     for (int a = 0; a < avail; a++) logits[win[-1 - a]] += wr * x->rectab[a];
     {
         float wd[DB];
-        for (int b = 0; b < DB; b++) wd[b] = (float)x->dist[x->eb][b].w;
+        for (int b = 0; b < DB; b++) wd[b] = (float)(x->dist[x->eb][b].w + x->distp[x->pb][b].w);
         for (int b = 0, r = 0; r < x->nmtf; b++) {
             int32_t end = b ? 2 << (b - 1) : 1;
             if (end > x->nmtf) end = x->nmtf;
@@ -247,21 +263,25 @@ int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top) {
     return x->hb * 2 + (x->lzb >= 0 && x->lzpred == top);
 }
 
-static void step(wt *w, double g) {
+static void step(const ssx_mixer *x, wt *w, double g) {
     w->v = BETA * w->v + (1.0 - BETA) * g * g;
     w->bc *= BETA;
-    w->w -= LR * g / (sqrt(w->v / (1.0 - w->bc)) + EPS);
+    w->w -= x->lr * g / (sqrt(w->v / (1.0 - w->bc)) + EPS);
 }
 
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
                       const ssx_mix_in *in, const ssx_ngram *g) {
     double inv = 1.0 / sum;
+    x->lr = LR * sqrt(LR_HALF / (LR_HALF + (double)x->seen));
     wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
-    if (in->ssm) step(&d[0], dots[0] * inv - (double)in->ssm[y]);
-    step(&d[1], dots[1] * inv - (double)in->prior[y]);
+    if (in->ssm) step(x, &d[0], dots[0] * inv - (double)in->ssm[y]);
+    step(x, &d[1], dots[1] * inv - (double)in->prior[y]);
+    if (in->ssm) step(x, &x->dpos[x->pb][0], dots[0] * inv - (double)in->ssm[y]);
+    step(x, &x->dpos[x->pb][1], dots[1] * inv - (double)in->prior[y]);
+    x->seen++;
     if (x->novel && in->unseen > 0) {
-        step(&nv[0], dots[2] * inv - (double)in->unseen_m[y]);
-        step(&nv[1], dots[3] * inv - (double)in->unseen_z[y]);
+        step(x, &nv[0], dots[2] * inv - (double)in->unseen_m[y]);
+        step(x, &nv[1], dots[3] * inv - (double)in->unseen_z[y]);
     }
     if (!g) return;
     for (int o = 0; o < ssx_ngram_tables(g); o++) {
@@ -291,22 +311,22 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         }
         int cb = x->cb[o];
         double gi = ei * inv - fi;
-        step(&x->ind[o][cb], gi);
-        step(&x->ind2[o][x->hb], gi);
-        step(&x->ind3[o][x->eb], gi);
-        step(&x->lg[o][cb], el * inv - fl);
+        step(x, &x->ind[o][cb], gi);
+        step(x, &x->ind2[o][x->hb], gi);
+        step(x, &x->ind3[o][x->eb], gi);
+        step(x, &x->lg[o][cb], el * inv - fl);
         if (x->shape) {
-            step(&x->top[o][cb], et * inv - ft);
+            step(x, &x->top[o][cb], et * inv - ft);
             for (int k = 0; k < KB; k++)
-                if (ec[k] > 0.0) step(&x->ic[o][k], ec[k] * inv - fc[k]);
+                if (ec[k] > 0.0) step(x, &x->ic[o][k], ec[k] * inv - fc[k]);
             for (int r = 0; r < RB; r++)
-                if (er_[r] > 0.0) step(&x->rr[o][len_bucket(len)][r], er_[r] * inv - fr_[r]);
+                if (er_[r] > 0.0) step(x, &x->rr[o][len_bucket(len)][r], er_[r] * inv - fr_[r]);
         }
     }
     int32_t pred;
     uint32_t conf;
     if (x->lzb >= 0 && ssx_ngram_lz(g, &pred, &conf))
-        step(&x->lz[x->lzb], (double)e[pred] * inv - (pred == y ? 1.0 : 0.0));
+        step(x, &x->lz[x->lzb], (double)e[pred] * inv - (pred == y ? 1.0 : 0.0));
     const int32_t *win;
     int avail = ssx_ngram_recent(g, &win);
     if (avail) {
@@ -316,7 +336,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
             er += (double)e[t] * (double)x->rectab[a];
             if (t == y) fr += (double)x->rectab[a];
         }
-        step(&x->rec[x->hb], er * inv - fr);
+        step(x, &x->rec[x->hb], er * inv - fr);
     }
     {
         double ed[DB] = {0}, fd[DB] = {0};
@@ -329,7 +349,10 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         }
         if (x->at[y] >= 0) fd[dist_bucket(x->at[y])] = 1.0;
         for (int b = 0; b < DB; b++)
-            if (ed[b] > 0.0) step(&x->dist[x->eb][b], ed[b] * inv - fd[b]);
+            if (ed[b] > 0.0) {
+                step(x, &x->dist[x->eb][b], ed[b] * inv - fd[b]);
+                step(x, &x->distp[x->pb][b], ed[b] * inv - fd[b]);
+            }
     }
 }
 
