@@ -26,7 +26,7 @@
 #define NO SSX_NGRAM_TABLES
 #define EB 13       /* SSM entropy buckets; 0: no SSM prediction yet */
 #define HB (SSX_NGRAM_ORDERS + 1) /* longest contiguous order seen; 0: none */
-#define CB 24       /* confidence of one context: 8 count buckets x 3 diversity */
+#define CB 40       /* confidence of one context: 8 count buckets x 5 diversity */
 #define KB 8        /* count buckets of one follower */
 #define RB 10      /* recency ranks of a follower: 0, 1, 2, 3, 4, 5-6, 7-10, 11-20, 21-50, 51+ */
 #define LB 6       /* distinct followers of a context: 1, 2, 3-4, 5-8, 9-16, 17+ */
@@ -139,8 +139,8 @@ static int count_bucket(uint64_t n) {
 }
 
 static int conf_bucket(uint64_t n, uint32_t u) {
-    int d = u == 1 ? 0 : (uint64_t)u * 4 <= n ? 1 : 2;
-    return count_bucket(n) * 3 + d;
+    int d = u == 1 ? 0 : u == 2 ? 1 : (uint64_t)u * 4 <= n ? 2 : (uint64_t)u * 3 <= n * 2 ? 3 : 4;
+    return count_bucket(n) * 5 + d;
 }
 
 static int rank_bucket(uint32_t i) {
