@@ -46,7 +46,7 @@
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
 struct ssx_mixer {
-    int novel, shape;    /* feature groups in use (ablation switches) */
+    int novel, shape, cache;    /* feature groups in use (ablation switches) */
     wt dense[EB][HB][2]; /* SSM logits, count prior */
     wt dpos[PB][2];      /* the same, by how many tokens were seen (log2) */
     int64_t seen;
@@ -78,6 +78,7 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     if (!x) return NULL;
     x->novel = !(components & SSX_MIX_NO_NOVEL);
     x->shape = !(components & SSX_MIX_NO_SHAPE);
+    x->cache = !(components & SSX_MIX_NO_CACHE);
     /* start from the published mixture: the order bias lambda log(1 + c/alpha) */
     static const double lam[NO] = {0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00,
                                    0.05, 0.05, 0.05};
@@ -248,7 +249,7 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     int avail = ssx_ngram_recent(g, &win);
     float wr = (float)x->rec[x->hb].w;
     for (int a = 0; a < avail; a++) logits[win[-1 - a]] += wr * x->rectab[a];
-    {
+    if (x->cache) {
         float wd[DB];
         for (int b = 0; b < DB; b++) wd[b] = (float)(x->dist[x->eb][b].w + x->distp[x->pb][b].w);
         for (int b = 0, r = 0; r < x->nmtf; b++) {
@@ -338,7 +339,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         }
         step(x, &x->rec[x->hb], er * inv - fr);
     }
-    {
+    if (x->cache) {
         double ed[DB] = {0}, fd[DB] = {0};
         for (int b = 0, r = 0; r < x->nmtf; b++) {
             int32_t end = b ? 2 << (b - 1) : 1;

@@ -39,7 +39,7 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
     if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
-                             SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE))
+                             SSX_MIX_ABLATE))
         return NULL;
     if ((cfg->components & SSX_MIX_ABLATE) && !(cfg->components & SSX_USE_MIX)) return NULL;
     if ((cfg->components & SSX_USE_NGRAM) &&
@@ -62,7 +62,8 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     }
     if (cfg->components & SSX_USE_NGRAM) {
         m->ngram = ssx_ngram_new((uint64_t)cfg->ngram_mem_mb << 20,
-                                 !!(cfg->components & SSX_USE_MIX));
+                                 (cfg->components & SSX_USE_MIX) &&
+                                     !(cfg->components & SSX_MIX_NO_SPARSE));
         if (!m->ngram) { ssx_ssm_free(m->ssm); free(m); return NULL; }
     }
     if ((cfg->components & SSX_USE_MIX) &&

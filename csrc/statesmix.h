@@ -23,8 +23,10 @@
 /* Ablation switches of the learned mixing (bench/mix_ablation.py). */
 #define SSX_MIX_NO_SSE 16   /* no refinement of the top token */
 #define SSX_MIX_NO_NOVEL 32 /* no features for the tokens not seen yet */
-#define SSX_MIX_NO_SHAPE 64 /* no per-count-bucket and most-frequent terms */
-#define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE)
+#define SSX_MIX_NO_SHAPE 64 /* no count-bucket, most-frequent, recency-rank terms */
+#define SSX_MIX_NO_CACHE 128 /* no terms for the recency rank among all tokens */
+#define SSX_MIX_NO_SPARSE 256 /* no sparse (skip) contexts */
+#define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE | SSX_MIX_NO_CACHE | SSX_MIX_NO_SPARSE)
 
 typedef struct ssx_config {
     int32_t components;   /* SSX_USE_* mask */

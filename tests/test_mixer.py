@@ -11,7 +11,7 @@ from statesmix import tokenizer as tk
 from statesmix.errors import StateSMixError
 from textgen import make_text
 
-MIX, NO_SSE, NO_NOVEL, NO_SHAPE = 8, 16, 32, 64
+MIX, NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE = 8, 16, 32, 64, 128, 256
 
 
 def _wide_vocab_text():
@@ -72,14 +72,15 @@ def test_ablation_switches_round_trip_and_matter(monkeypatch):
     comp = presets.PRESETS[presets.BY_NAME["ngram-plus"]][1]
     full = _compress_with(comp, data, monkeypatch)
     seen = {full}
-    for off in (NO_SSE, NO_NOVEL, NO_SHAPE, NO_SSE | NO_NOVEL | NO_SHAPE):
+    for off in (NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE,
+                NO_SSE | NO_NOVEL | NO_SHAPE | NO_CACHE | NO_SPARSE):
         out = _compress_with(comp | off, data, monkeypatch)
         assert statesmix.decompress(out) == data   # the header carries the switches
         seen.add(out)
-    assert len(seen) == 5                          # every switch changes the coding
+    assert len(seen) == 7                          # every switch changes the coding
 
 
-@pytest.mark.parametrize("components", [1 | NO_SSE, 1 | 4 | NO_NOVEL, 1 | 2 | 4 | 128])
+@pytest.mark.parametrize("components", [1 | NO_SSE, 1 | 4 | NO_NOVEL, 1 | 4 | NO_SPARSE, 1 | 2 | 4 | 512])
 def test_core_rejects_bad_component_masks(components):
     with pytest.raises(StateSMixError):
         core.Model({"components": components, "vocab_size": 1000})
