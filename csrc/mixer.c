@@ -31,6 +31,7 @@
 #define RB 10      /* recency ranks of a follower: 0, 1, 2, 3, 4, 5-6, 7-10, 11-20, 21-50, 51+ */
 #define LB 6       /* distinct followers of a context: 1, 2, 3-4, 5-8, 9-16, 17+ */
 #define LZB 16      /* LZ confidence buckets */
+#define TC (SSX_TOKEN_CLASSES + 1) /* token classes, and "no token" */
 #define PB 24      /* tokens seen: 0, 1, 2-3, 4-7, ... */
 #define NB 24       /* novelty buckets: -2 log2(unseen / remaining) */
 #define RECENT 64
@@ -48,7 +49,11 @@ typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA
 struct ssx_mixer {
     int novel, shape, cache;    /* feature groups in use (ablation switches) */
     wt dense[EB][HB][2]; /* SSM logits, count prior */
-    wt dpos[PB][2];      /* the same, by how many tokens were seen (log2) */
+    wt dpos[PB][2];
+    wt dcls[TC * TC][2];  /* the same, by the classes of the last two tokens */
+    wt ind5[NO][TC * TC]; /* n-gram indicator, by the classes of the last tokens */
+
+    int c12;      /* the same, by how many tokens were seen (log2) */
     int64_t seen;
     double lr;
     int pb;
@@ -89,6 +94,13 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
             wset(&x->dense[e][h][0], 1.0);
             wset(&x->dense[e][h][1], 1.0);
         }
+    for (int c = 0; c < TC * TC; c++) {
+        wset(&x->dcls[c][0], 0.0);
+        wset(&x->dcls[c][1], 0.0);
+    }
+    for (int o = 0; o < NO; o++)
+        for (int c = 0; c < TC * TC; c++) wset(&x->ind5[o][c], 0.0);
+
     for (int b = 0; b < PB; b++) {
         wset(&x->dpos[b][0], 0.0);
         wset(&x->dpos[b][1], 0.0);
@@ -205,9 +217,11 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     for (int64_t q = x->seen; q > 0 && pb < PB - 1; q >>= 1) pb++;
     x->pb = pb;
     const wt *dp = x->dpos[x->pb];
+    x->c12 = in->cls[0] * TC + in->cls[1];
+    const wt *dc = x->dcls[x->c12];
     float n0 = x->novel ? (float)nv[0].w : 0.0f, n1 = x->novel ? (float)nv[1].w : 0.0f;
-    combine(logits, live, in->ssm ? (float)(d[0].w + dp[0].w) : 0.0f, in->ssm ? in->ssm : in->prior,
-            (float)(d[1].w + dp[1].w), in->prior, n0, in->unseen_m, n1, in->unseen_z);
+    combine(logits, live, in->ssm ? (float)(d[0].w + dp[0].w + dc[0].w) : 0.0f, in->ssm ? in->ssm : in->prior,
+            (float)(d[1].w + dp[1].w + dc[1].w), in->prior, n0, in->unseen_m, n1, in->unseen_z);
     if (!g) return;
     for (int o = 0; o < nt; o++) {
         if (!len[o]) continue;
@@ -220,7 +234,7 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
         x->cmax[o] = cm;
         int cb = x->cb[o] = conf_bucket(n, len[o]);
         float ln = x->logn[o] = (float)ssx_log((double)n);
-        float wi = (float)(x->ind[o][cb].w + x->ind2[o][x->hb].w + x->ind3[o][x->eb].w), wl = (float)x->lg[o][cb].w;
+        float wi = (float)(x->ind[o][cb].w + x->ind2[o][x->hb].w + x->ind3[o][x->eb].w + x->ind5[o][x->c12].w), wl = (float)x->lg[o][cb].w;
         float wt_ = (float)x->top[o][cb].w, wc[KB];
         for (int k = 0; k < KB; k++) wc[k] = (float)x->ic[o][k].w;
         float wr_[RB];
@@ -277,6 +291,8 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
     if (in->ssm) step(x, &d[0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &d[1], dots[1] * inv - (double)in->prior[y]);
+    if (in->ssm) step(x, &x->dcls[x->c12][0], dots[0] * inv - (double)in->ssm[y]);
+    step(x, &x->dcls[x->c12][1], dots[1] * inv - (double)in->prior[y]);
     if (in->ssm) step(x, &x->dpos[x->pb][0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &x->dpos[x->pb][1], dots[1] * inv - (double)in->prior[y]);
     x->seen++;
@@ -315,6 +331,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         step(x, &x->ind[o][cb], gi);
         step(x, &x->ind2[o][x->hb], gi);
         step(x, &x->ind3[o][x->eb], gi);
+        step(x, &x->ind5[o][x->c12], gi);
         step(x, &x->lg[o][cb], el * inv - fl);
         if (x->shape) {
             step(x, &x->top[o][cb], et * inv - ft);

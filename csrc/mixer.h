@@ -18,6 +18,7 @@ typedef struct ssx_mix_in {
     const float *unseen_z; /* Zipf-like prior from the global id on them, else 0 */
     int32_t unseen;        /* how many live tokens are not yet seen */
     int64_t remaining;     /* tokens left in the block, this one included */
+    int cls[2];            /* classes of the last two tokens; SSX_TOKEN_CLASSES: none */
 } ssx_mix_in;
 
 /* components: the SSX_USE_* / SSX_MIX_NO_* mask of the model. */

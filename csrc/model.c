@@ -74,7 +74,9 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     }
     m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
     m->mark = (uint8_t *)calloc((size_t)m->V, 1);
-    if (!m->g2c || !m->mark || ssx_model_reserve(m, 256)) {
+    m->gcls = (uint8_t *)calloc((size_t)m->V, 1);
+    m->prev[0] = m->prev[1] = -1;
+    if (!m->g2c || !m->mark || !m->gcls || ssx_model_reserve(m, 256)) {
         ssx_model_free(m);
         return NULL;
     }
@@ -88,6 +90,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->g2c);
     free(m->c2g);
     free(m->mark);
+    free(m->gcls);
     free(m->count);
     free(m->prior);
     free(m->logits);
@@ -114,6 +117,14 @@ void ssx_model_set_threads(ssx_model *m, int threads) {
 }
 
 int32_t ssx_model_live(const ssx_model *m) { return m->live; }
+
+int ssx_model_set_classes(ssx_model *m, const uint8_t *cls, int64_t n) {
+    if (n != m->V || m->st.tokens || m->live) return SSX_ERR_PARAM;
+    for (int64_t i = 0; i < n; i++)
+        if (cls[i] >= SSX_TOKEN_CLASSES) return SSX_ERR_PARAM;
+    memcpy(m->gcls, cls, (size_t)n);
+    return SSX_OK;
+}
 
 void ssx_model_stats(const ssx_model *m, ssx_stats *out) { *out = m->st; }
 
@@ -202,6 +213,8 @@ void ssx_model_predict(ssx_model *m) {
         in->unseen_z = m->unseen_z;
         in->unseen = m->unseen;
         in->remaining = m->remaining;
+        for (int k = 0; k < 2; k++)
+            in->cls[k] = m->prev[k] < 0 ? SSX_TOKEN_CLASSES : m->gcls[m->c2g[m->prev[k]]];
         ssx_mixer_predict(m->mix, in, m->ngram, m->logits, m->live);
         m->ndense = 4; /* ssm (the prior again when absent), prior, unseen_m, unseen_z */
         m->dense[0] = ssm ? ssm : m->prior;
@@ -236,6 +249,8 @@ void ssx_model_update(ssx_model *m, int32_t c) {
     }
     uint32_t n = m->count[c] < UINT32_MAX ? ++m->count[c] : m->count[c];
     m->prior[c] = (float)(m->cfg.count_scale * ssx_log((double)n + 1.0));
+    m->prev[1] = m->prev[0];
+    m->prev[0] = c;
     if (m->ssm) ssx_ssm_observe(m->ssm, c, m->live);
     if (m->ngram) ssx_ngram_update(m->ngram, c);
 }

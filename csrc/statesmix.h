@@ -64,6 +64,12 @@ void ssx_model_stats(const ssx_model *m, ssx_stats *out);
 #define SSX_PROGRESS_STEP 8192
 int64_t ssx_model_progress(const ssx_model *m, double *out, int64_t cap);
 
+/* Token classes (0..7, from each token's bytes: statesmix/tokenizer.py,
+ * docs/format.md) for the learned mixing; n must be the vocabulary size.
+ * Call before coding; without it every token is class 0. */
+#define SSX_TOKEN_CLASSES 8
+int ssx_model_set_classes(ssx_model *m, const uint8_t *cls, int64_t n);
+
 /* Encode one block of global token ids.  On success returns the body length
  * and points *out at a buffer owned by the model (valid until the next call). */
 int64_t ssx_encode_block(ssx_model *m, const int32_t *tokens, int64_t n,

@@ -43,6 +43,7 @@ class StateSMixCompressor:
                                  model_config(self._preset, self._vocab.size), content_size)
         check_memory(self._header.config, bs, memory_limit, "compression")
         self._model = Model(self._header.config)
+        self._model.set_classes(self._vocab.classes)
         self._model.set_threads(threads)
         self._buf = bytearray()
         self._hash = XXH64()
@@ -144,6 +145,7 @@ class StateSMixDecompressor:
         except (OverflowError, TypeError, ValueError):
             # a config field that does not fit the C struct (e.g. >= 2^31)
             raise StateSMixError("corrupt stream header (model configuration)") from None
+        self._model.set_classes(vocab.classes)
         self._model.set_threads(self._threads)
         self._vocab = vocab
         self._header = header

@@ -40,6 +40,13 @@ class Model:
             _check(err[0], "cannot create model")
         self._m = ffi.gc(ptr, lib.ssx_model_free)
 
+    def set_classes(self, classes):
+        """Token classes (uint8 array of the vocabulary's size) for the learned
+        mixing; before any coding."""
+        arr = np.ascontiguousarray(classes, dtype=np.uint8)
+        _check(lib.ssx_model_set_classes(self._m, ffi.from_buffer("uint8_t[]", arr), arr.size),
+               "cannot set token classes")
+
     def set_threads(self, threads):
         lib.ssx_model_set_threads(self._m, int(threads or 0))
 

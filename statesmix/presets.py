@@ -79,7 +79,8 @@ def memory_estimate(config, block_size):
 
     * per global token id: 5 bytes (id map and marks);
     * per live-vocabulary slot (capacity: V rounded up to a power of two,
-      at least 256): 24 bytes of coder arrays, and with the SSM 8 rows of
+      at least 256): 32 bytes of coder arrays (4 more with learned mixing:
+      the recency-rank index), and with the SSM 8 rows of
       DM floats (embeddings, output rows, their gradients and Adam moments),
       two TMAX-float chunk buffers and the kernels' partial sums;
     * with the n-gram tables: their limit, ngram_mem_mb MiB;
@@ -91,7 +92,7 @@ def memory_estimate(config, block_size):
     cap = 256
     while cap < V:
         cap *= 2
-    per_slot = 24
+    per_slot = 32 + (4 if comp & MIX else 0)
     if comp & SSM:
         per_slot += 8 * _SSM_DM * 4 + 1 + 2 * _SSM_TMAX * 4 \
             + (_SSM_TMAX * _SSM_DM * 8 * 4 + _SSM_TMAX * 2 * 8) // _SSM_SB_ROWS + 1

@@ -262,6 +262,14 @@ class Vocabulary:
         self.byte_token_ids = np.array(ids, dtype=np.int32)
         self._token_len = np.array([len(t) for t in token_bytes], dtype=np.int64)
         self.fallback_runs = 0
+        self._classes = None
+
+    @property
+    def classes(self) -> np.ndarray:
+        """uint8 class of every token (token_class), for the learned mixing."""
+        if self._classes is None:
+            self._classes = np.array([token_class(t) for t in self.token_bytes], dtype=np.uint8)
+        return self._classes
 
     @classmethod
     def _from_json_bytes(cls, vocab_id, name, raw: bytes, digest: bytes, size: int):
@@ -447,6 +455,30 @@ class Vocabulary:
             )
         tb = self.token_bytes
         return b"".join([tb[i] for i in arr.tolist()])
+
+
+def token_class(b: bytes) -> int:
+    """The class of a token from its bytes (part of the stream format of the
+    learned mixing, docs/format.md): 0 space + lower-case letter, 1 space +
+    upper-case letter, 2 lower-case letter, 3 upper-case letter, 4 digit
+    (after an optional space), 5 white space (any newline, or space, tab or
+    CR first), 6 other ASCII (punctuation, markup), 7 anything else (non-ASCII)."""
+    if b"\n" in b:
+        return 5
+    space = b[:1] == b" "
+    rest = b[1:] if space else b
+    if not rest:
+        return 5 if space else 7
+    c = rest[0]
+    if 0x61 <= c <= 0x7A:
+        return 0 if space else 2
+    if 0x41 <= c <= 0x5A:
+        return 1 if space else 3
+    if 0x30 <= c <= 0x39:
+        return 4
+    if c in b" \t\r":
+        return 5
+    return 6 if c < 0x80 else 7
 
 
 def _split_safe(text: str) -> list[str]:
