@@ -51,9 +51,15 @@ struct ssx_mixer {
     wt dense[EB][HB][2]; /* SSM logits, count prior */
     wt dpos[PB][2];
     wt dcls[TC * TC][2];  /* the same, by the classes of the last two tokens */
+    /* by the class of the candidate token */
+    wt ccb[TC * TC][SSX_TOKEN_CLASSES], ccb2[TC * HB][SSX_TOKEN_CLASSES],
+        ccb3[TC * EB][SSX_TOKEN_CLASSES];
+    wt cls_ssm[TC][SSX_TOKEN_CLASSES], cls_prior[TC][SSX_TOKEN_CLASSES];
+    wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* bias of a token's class after the last two */
     wt ind5[NO][TC * TC]; /* n-gram indicator, by the classes of the last tokens */
 
-    int c12;      /* the same, by how many tokens were seen (log2) */
+    int c1, c12, c1hb, c1eb; /* class contexts of the current position */
+    int32_t live;      /* the same, by how many tokens were seen (log2) */
     int64_t seen;
     double lr;
     int pb;
@@ -100,6 +106,21 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     }
     for (int o = 0; o < NO; o++)
         for (int c = 0; c < TC * TC; c++) wset(&x->ind5[o][c], 0.0);
+    for (int k = 0; k < SSX_TOKEN_CLASSES; k++) {
+        for (int c = 0; c < TC * TC; c++) wset(&x->ccb[c][k], 0.0);
+        for (int c = 0; c < TC * HB; c++) wset(&x->ccb2[c][k], 0.0);
+        for (int c = 0; c < TC * EB; c++) wset(&x->ccb3[c][k], 0.0);
+        for (int c = 0; c < TC; c++) {
+            wset(&x->cls_ssm[c][k], 0.0);
+            wset(&x->cls_prior[c][k], 0.0);
+        }
+        for (int o = 0; o < NO; o++) {
+            wset(&x->ind6[o][k], 0.0);
+            for (int c = 0; c < TC; c++) wset(&x->ind7[o][c][k], 0.0);
+        }
+    }
+    for (int c = 0; c < TC * EB; c++)
+        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) wset(&x->ccb3[c][k], 0.0);
 
     for (int b = 0; b < PB; b++) {
         wset(&x->dpos[b][0], 0.0);
@@ -217,11 +238,34 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     for (int64_t q = x->seen; q > 0 && pb < PB - 1; q >>= 1) pb++;
     x->pb = pb;
     const wt *dp = x->dpos[x->pb];
-    x->c12 = in->cls[0] * TC + in->cls[1];
+    x->c1 = in->cls[0];
+    x->c12 = x->c1 * TC + in->cls[1];
+    x->c1hb = x->c1 * HB + x->hb;
+    x->c1eb = x->c1 * EB + x->eb;
+    x->live = live;
     const wt *dc = x->dcls[x->c12];
     float n0 = x->novel ? (float)nv[0].w : 0.0f, n1 = x->novel ? (float)nv[1].w : 0.0f;
     combine(logits, live, in->ssm ? (float)(d[0].w + dp[0].w + dc[0].w) : 0.0f, in->ssm ? in->ssm : in->prior,
             (float)(d[1].w + dp[1].w + dc[1].w), in->prior, n0, in->unseen_m, n1, in->unseen_z);
+    /* the class of each candidate: a bias by its class after the last two
+     * classes, after the last class and the longest order, after the last
+     * class and the SSM's entropy; and per class, weights on the SSM logits
+     * and the prior */
+    {
+        const wt *a = x->ccb[x->c12], *b = x->ccb2[x->c1hb], *c = x->ccb3[x->c1eb];
+        const wt *cs = x->cls_ssm[x->c1];
+        float wc[SSX_TOKEN_CLASSES], ws[SSX_TOKEN_CLASSES], wp[SSX_TOKEN_CLASSES];
+        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) {
+            wc[k] = (float)(a[k].w + b[k].w + c[k].w);
+            ws[k] = in->ssm ? (float)cs[k].w : 0.0f;
+            wp[k] = (float)x->cls_prior[x->c1][k].w;
+        }
+        const float *z = in->ssm ? in->ssm : in->prior;
+        for (int32_t i = 0; i < live; i++) {
+            int k = in->tcls[i];
+            logits[i] += (wc[k] + ws[k] * z[i]) + wp[k] * in->prior[i];
+        }
+    }
     if (!g) return;
     for (int o = 0; o < nt; o++) {
         if (!len[o]) continue;
@@ -237,12 +281,15 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
         float wi = (float)(x->ind[o][cb].w + x->ind2[o][x->hb].w + x->ind3[o][x->eb].w + x->ind5[o][x->c12].w), wl = (float)x->lg[o][cb].w;
         float wt_ = (float)x->top[o][cb].w, wc[KB];
         for (int k = 0; k < KB; k++) wc[k] = (float)x->ic[o][k].w;
+        float w6[SSX_TOKEN_CLASSES];
+        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) w6[k] = (float)(x->ind6[o][k].w + x->ind7[o][x->c1][k].w);
         float wr_[RB];
         int lb = len_bucket(len[o]);
         for (int r = 0; r < RB; r++) wr_[r] = (float)x->rr[o][lb][r].w;
         for (uint32_t i = 0; i < len[o]; i++) {
             uint32_t c = f[o][i].cnt;
             float v = wi + wl * (logc(x, c) - ln);
+            v += w6[in->tcls[f[o][i].tok]];
             if (x->shape) {
                 v += wc[count_bucket(c)];
                 if (c == cm) v += wt_;
@@ -291,6 +338,27 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
     if (in->ssm) step(x, &d[0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &d[1], dots[1] * inv - (double)in->prior[y]);
+    {
+        double ek[SSX_TOKEN_CLASSES] = {0}, es[SSX_TOKEN_CLASSES] = {0}, ep[SSX_TOKEN_CLASSES] = {0};
+        const float *z = in->ssm ? in->ssm : in->prior;
+        for (int32_t i = 0; i < x->live; i++) {
+            int k = in->tcls[i];
+            double p = (double)e[i];
+            ek[k] += p;
+            es[k] += p * (double)z[i];
+            ep[k] += p * (double)in->prior[i];
+        }
+        int ky = in->tcls[y];
+        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) {
+            if (!(ek[k] > 0.0) && k != ky) continue;
+            double gk = ek[k] * inv - (k == ky);
+            step(x, &x->ccb[x->c12][k], gk);
+            step(x, &x->ccb2[x->c1hb][k], gk);
+            step(x, &x->ccb3[x->c1eb][k], gk);
+            if (in->ssm) step(x, &x->cls_ssm[x->c1][k], es[k] * inv - (k == ky ? (double)z[y] : 0.0));
+            step(x, &x->cls_prior[x->c1][k], ep[k] * inv - (k == ky ? (double)in->prior[y] : 0.0));
+        }
+    }
     if (in->ssm) step(x, &x->dcls[x->c12][0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &x->dcls[x->c12][1], dots[1] * inv - (double)in->prior[y]);
     if (in->ssm) step(x, &x->dpos[x->pb][0], dots[0] * inv - (double)in->ssm[y]);
@@ -307,6 +375,8 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         if (!len) continue;
         double ei = 0.0, el = 0.0, et = 0.0, ec[KB] = {0}, er_[RB] = {0};
         double fi = 0.0, fl = 0.0, ft = 0.0, fc[KB] = {0}, fr_[RB] = {0};
+        double e6[SSX_TOKEN_CLASSES] = {0};
+        int k6 = -1;
         float ln = x->logn[o];
         uint32_t cm = x->cmax[o];
         for (uint32_t i = 0; i < len; i++) {
@@ -314,11 +384,13 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
             double l = (double)(logc(x, c) - ln), p = (double)e[f[i].tok];
             int k = count_bucket(c);
             ei += p;
+            e6[in->tcls[f[i].tok]] += p;
             el += p * l;
             ec[k] += p;
             er_[rank_bucket(i)] += p;
             if (c == cm) et += p;
             if (f[i].tok == y) {
+                k6 = in->tcls[y];
                 fr_[rank_bucket(i)] = 1.0;
                 fi = 1.0;
                 fl = l;
@@ -332,6 +404,11 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         step(x, &x->ind2[o][x->hb], gi);
         step(x, &x->ind3[o][x->eb], gi);
         step(x, &x->ind5[o][x->c12], gi);
+        for (int k = 0; k < SSX_TOKEN_CLASSES; k++)
+            if (e6[k] > 0.0) {
+                step(x, &x->ind6[o][k], e6[k] * inv - (k == k6));
+                step(x, &x->ind7[o][x->c1][k], e6[k] * inv - (k == k6));
+            }
         step(x, &x->lg[o][cb], el * inv - fl);
         if (x->shape) {
             step(x, &x->top[o][cb], et * inv - ft);

@@ -19,6 +19,7 @@ typedef struct ssx_mix_in {
     int32_t unseen;        /* how many live tokens are not yet seen */
     int64_t remaining;     /* tokens left in the block, this one included */
     int cls[2];            /* classes of the last two tokens; SSX_TOKEN_CLASSES: none */
+    const uint8_t *tcls;   /* class of every live token */
 } ssx_mix_in;
 
 /* components: the SSX_USE_* / SSX_MIX_NO_* mask of the model. */

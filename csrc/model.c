@@ -91,6 +91,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->c2g);
     free(m->mark);
     free(m->gcls);
+    free(m->ccls);
     free(m->count);
     free(m->prior);
     free(m->logits);
@@ -170,6 +171,7 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
         grow((void **)&m->freq, sizeof(uint32_t), old, c) ||
         grow((void **)&m->segsum, sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->unseen_m, sizeof(float), old, c) ||
+        grow((void **)&m->ccls, 1, old, c) ||
         grow((void **)&m->unseen_z, sizeof(float), old, c) ||
         grow((void **)&m->segdot, SSX_MAX_DOT * sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segtot, sizeof(uint64_t), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
@@ -186,6 +188,7 @@ void ssx_model_add_token(ssx_model *m, int32_t g) {
     m->count[c] = 0;
     m->prior[c] = 0.0f; /* scale * log(0 + 1) */
     m->unseen_m[c] = 1.0f;
+    m->ccls[c] = m->gcls[g];
     m->unseen_z[c] = (float)-ssx_log((double)g + 32.0);
     m->unseen++;
     if (m->ssm) ssx_ssm_add_row(m->ssm, c);
@@ -213,6 +216,7 @@ void ssx_model_predict(ssx_model *m) {
         in->unseen_z = m->unseen_z;
         in->unseen = m->unseen;
         in->remaining = m->remaining;
+        in->tcls = m->ccls;
         for (int k = 0; k < 2; k++)
             in->cls[k] = m->prev[k] < 0 ? SSX_TOKEN_CLASSES : m->gcls[m->c2g[m->prev[k]]];
         ssx_mixer_predict(m->mix, in, m->ngram, m->logits, m->live);

@@ -20,6 +20,7 @@ struct ssx_model {
     int32_t *c2g;  /* compact id -> global id */
     uint8_t *mark; /* V scratch flags for collecting a block's new tokens */
     uint8_t *gcls; /* V token classes (ssx_model_set_classes), 0 by default */
+    uint8_t *ccls; /* the same per compact id */
     int32_t prev[2]; /* the last two tokens (compact), -1 before there are any */
     uint32_t *count;  /* occurrences so far, per compact id */
     float *prior;     /* count_scale * log(count + 1), per compact id */
