@@ -47,7 +47,7 @@
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
 struct ssx_mixer {
-    int novel, shape, cache;    /* feature groups in use (ablation switches) */
+    int novel, shape, cache, classes;    /* feature groups in use (ablation switches) */
     wt dense[EB][HB][2]; /* SSM logits, count prior */
     wt dpos[PB][2];
     wt dcls[TC * TC][2];  /* the same, by the classes of the last two tokens */
@@ -55,7 +55,7 @@ struct ssx_mixer {
     wt ccb[TC * TC][SSX_TOKEN_CLASSES], ccb2[TC * HB][SSX_TOKEN_CLASSES],
         ccb3[TC * EB][SSX_TOKEN_CLASSES];
     wt cls_ssm[TC][SSX_TOKEN_CLASSES], cls_prior[TC][SSX_TOKEN_CLASSES];
-    wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* bias of a token's class after the last two */
+    wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* per order */
     wt ind5[NO][TC * TC]; /* n-gram indicator, by the classes of the last tokens */
 
     int c1, c12, c1hb, c1eb; /* class contexts of the current position */
@@ -88,6 +88,7 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     ssx_mixer *x = (ssx_mixer *)calloc(1, sizeof *x);
     if (!x) return NULL;
     x->novel = !(components & SSX_MIX_NO_NOVEL);
+    x->classes = !(components & SSX_MIX_NO_CLASS);
     x->shape = !(components & SSX_MIX_NO_SHAPE);
     x->cache = !(components & SSX_MIX_NO_CACHE);
     /* start from the published mixture: the order bias lambda log(1 + c/alpha) */
@@ -251,7 +252,7 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
      * classes, after the last class and the longest order, after the last
      * class and the SSM's entropy; and per class, weights on the SSM logits
      * and the prior */
-    {
+    if (x->classes) {
         const wt *a = x->ccb[x->c12], *b = x->ccb2[x->c1hb], *c = x->ccb3[x->c1eb];
         const wt *cs = x->cls_ssm[x->c1];
         float wc[SSX_TOKEN_CLASSES], ws[SSX_TOKEN_CLASSES], wp[SSX_TOKEN_CLASSES];
@@ -338,7 +339,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
     if (in->ssm) step(x, &d[0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &d[1], dots[1] * inv - (double)in->prior[y]);
-    {
+    if (x->classes) {
         double ek[SSX_TOKEN_CLASSES] = {0}, es[SSX_TOKEN_CLASSES] = {0}, ep[SSX_TOKEN_CLASSES] = {0};
         const float *z = in->ssm ? in->ssm : in->prior;
         for (int32_t i = 0; i < x->live; i++) {
@@ -359,8 +360,10 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
             step(x, &x->cls_prior[x->c1][k], ep[k] * inv - (k == ky ? (double)in->prior[y] : 0.0));
         }
     }
-    if (in->ssm) step(x, &x->dcls[x->c12][0], dots[0] * inv - (double)in->ssm[y]);
-    step(x, &x->dcls[x->c12][1], dots[1] * inv - (double)in->prior[y]);
+    if (x->classes) {
+        if (in->ssm) step(x, &x->dcls[x->c12][0], dots[0] * inv - (double)in->ssm[y]);
+        step(x, &x->dcls[x->c12][1], dots[1] * inv - (double)in->prior[y]);
+    }
     if (in->ssm) step(x, &x->dpos[x->pb][0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &x->dpos[x->pb][1], dots[1] * inv - (double)in->prior[y]);
     x->seen++;
@@ -403,8 +406,8 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         step(x, &x->ind[o][cb], gi);
         step(x, &x->ind2[o][x->hb], gi);
         step(x, &x->ind3[o][x->eb], gi);
-        step(x, &x->ind5[o][x->c12], gi);
-        for (int k = 0; k < SSX_TOKEN_CLASSES; k++)
+        if (x->classes) step(x, &x->ind5[o][x->c12], gi);
+        for (int k = 0; k < SSX_TOKEN_CLASSES && x->classes; k++)
             if (e6[k] > 0.0) {
                 step(x, &x->ind6[o][k], e6[k] * inv - (k == k6));
                 step(x, &x->ind7[o][x->c1][k], e6[k] * inv - (k == k6));

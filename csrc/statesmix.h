@@ -26,7 +26,8 @@
 #define SSX_MIX_NO_SHAPE 64 /* no count-bucket, most-frequent, recency-rank terms */
 #define SSX_MIX_NO_CACHE 128 /* no terms for the recency rank among all tokens */
 #define SSX_MIX_NO_SPARSE 256 /* no sparse (skip) contexts */
-#define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE | SSX_MIX_NO_CACHE | SSX_MIX_NO_SPARSE)
+#define SSX_MIX_NO_CLASS 512  /* no token-class terms */
+#define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE | SSX_MIX_NO_CACHE | SSX_MIX_NO_SPARSE | SSX_MIX_NO_CLASS)
 
 typedef struct ssx_config {
     int32_t components;   /* SSX_USE_* mask */

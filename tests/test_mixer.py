@@ -3,6 +3,7 @@ softmax runs in parallel segments, the ablation switches, and that learning the
 mixture beats the fixed published one."""
 import random
 
+import numpy as np
 import pytest
 
 import statesmix
@@ -11,7 +12,7 @@ from statesmix import tokenizer as tk
 from statesmix.errors import StateSMixError
 from textgen import make_text
 
-MIX, NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE = 8, 16, 32, 64, 128, 256
+MIX, NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS = 8, 16, 32, 64, 128, 256, 512
 
 
 def _wide_vocab_text():
@@ -72,15 +73,16 @@ def test_ablation_switches_round_trip_and_matter(monkeypatch):
     comp = presets.PRESETS[presets.BY_NAME["ngram-plus"]][1]
     full = _compress_with(comp, data, monkeypatch)
     seen = {full}
-    for off in (NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE,
-                NO_SSE | NO_NOVEL | NO_SHAPE | NO_CACHE | NO_SPARSE):
+    for off in (NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS,
+                NO_SSE | NO_NOVEL | NO_SHAPE | NO_CACHE | NO_SPARSE | NO_CLASS):
         out = _compress_with(comp | off, data, monkeypatch)
         assert statesmix.decompress(out) == data   # the header carries the switches
         seen.add(out)
-    assert len(seen) == 7                          # every switch changes the coding
+    assert len(seen) == 8                          # every switch changes the coding
 
 
-@pytest.mark.parametrize("components", [1 | NO_SSE, 1 | 4 | NO_NOVEL, 1 | 4 | NO_SPARSE, 1 | 2 | 4 | 512])
+@pytest.mark.parametrize("components", [1 | NO_SSE, 1 | 4 | NO_NOVEL, 1 | 4 | NO_SPARSE, 1 | NO_CLASS,
+                                        1 | 2 | 4 | 1024])
 def test_core_rejects_bad_component_masks(components):
     with pytest.raises(StateSMixError):
         core.Model({"components": components, "vocab_size": 1000})
@@ -97,3 +99,39 @@ def test_default_is_plus():
     d = statesmix.StateSMixDecompressor()
     d.decompress(statesmix.compress(b"hello hello hello"))
     assert presets.preset_name(d.header.preset) == "plus"
+
+
+def test_token_classes():
+    cls = tk.token_class
+    assert [cls(b" the"), cls(b" The"), cls(b"ing"), cls(b"Th"), cls(b"1990"), cls(b" 19")] \
+        == [0, 1, 2, 3, 4, 4]
+    assert [cls(b"\n"), cls(b" "), cls(b"  x"), cls(b"[["), cls(b"\xc3"), cls(b"")] \
+        == [5, 5, 5, 6, 7, 7]
+    v = tk.get_vocabulary(tk.default_vocabulary_id())
+    assert v.classes.dtype.name == "uint8" and len(v.classes) == v.size
+    assert v.classes.max() < 8 and len(set(v.classes.tolist())) == 8
+
+
+def test_set_classes_checks():
+    v = tk.get_vocabulary(tk.default_vocabulary_id())
+    cfg = presets.model_config(presets.BY_NAME["plus"], v.size)
+    m = core.Model(cfg)
+    with pytest.raises(StateSMixError):
+        m.set_classes(v.classes[:-1])              # wrong length
+    bad = v.classes.copy()
+    bad[5] = 8
+    with pytest.raises(StateSMixError):
+        m.set_classes(bad)                         # class out of range
+    m.set_classes(v.classes)
+
+
+def test_classes_change_the_coding(monkeypatch):
+    """The decoder must use the same classes as the encoder: other classes
+    give another stream (and the real ones round-trip)."""
+    data = make_text(20000, seed=5)
+    real = statesmix.compress(data, preset="ngram-plus", threads=1)
+    v = tk.get_vocabulary(tk.default_vocabulary_id())
+    monkeypatch.setattr(type(v), "classes", property(lambda self: np.zeros(self.size, np.uint8)))
+    assert statesmix.compress(data, preset="ngram-plus", threads=1) != real
+    monkeypatch.undo()
+    assert statesmix.decompress(real) == data
