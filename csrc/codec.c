@@ -79,6 +79,9 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 for (int k = 0; k < m->ndense; k++) vec[k] = m->dense[k] + v0;
                 psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec,
                                               m->ndense, m->segdot + SSX_MAX_DOT * sg);
+                if (m->use_classes)
+                    ssx_mixer_class_sums(m->e + v0, m->ccls + v0, (v1 < n ? v1 : n) - v0,
+                                         m->segcsum + SSX_MIX_CSUM * sg);
             } else {
                 psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
             }
@@ -92,6 +95,12 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 for (int sg = 0; sg < nseg; sg++) d += m->segdot[SSX_MAX_DOT * sg + k];
                 m->dots[k] = d;
             }
+            if (m->use_classes)
+                for (int k = 0; k < SSX_MIX_CSUM; k++) {
+                    double c = 0.0;
+                    for (int sg = 0; sg < nseg; sg++) c += m->segcsum[SSX_MIX_CSUM * sg + k];
+                    m->csum[k] = c;
+                }
             *sum_out = m->esum = sum;
             if (m->sse) {
                 int32_t t = 0;

@@ -44,6 +44,31 @@ static void adam_scalar(float *p, const float *g, float *m, float *v, int64_t n,
     }
 }
 
+static void mix_dense_scalar(float *out, int64_t n, const uint8_t *cls, float a, const float *x,
+                             float b, const float *y, const float kc[8], float c,
+                             const float *z, float d, const float *w) {
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (((a * x[i] + b * y[i]) + kc[cls[i]]) + c * z[i]) + d * w[i];
+}
+
+AVX2 static void mix_dense_avx2(float *out, int64_t n, const uint8_t *cls, float a,
+                                const float *x, float b, const float *y, const float kc[8],
+                                float c, const float *z, float d, const float *w) {
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vc = _mm256_set1_ps(c),
+           vd = _mm256_set1_ps(d), vk = _mm256_loadu_ps(kc);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(cls + i)));
+        __m256 v = _mm256_add_ps(_mm256_mul_ps(va, _mm256_loadu_ps(x + i)),
+                                 _mm256_mul_ps(vb, _mm256_loadu_ps(y + i)));
+        v = _mm256_add_ps(v, _mm256_permutevar8x32_ps(vk, q)); /* kc[cls[i]] */
+        v = _mm256_add_ps(v, _mm256_mul_ps(vc, _mm256_loadu_ps(z + i)));
+        v = _mm256_add_ps(v, _mm256_mul_ps(vd, _mm256_loadu_ps(w + i)));
+        _mm256_storeu_ps(out + i, v);
+    }
+    for (; i < n; i++) out[i] = (((a * x[i] + b * y[i]) + kc[cls[i]]) + c * z[i]) + d * w[i];
+}
+
 AVX2 static void vexp_avx2(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, expf8(_mm256_loadu_ps(x + i)));
@@ -104,6 +129,7 @@ AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t
 
 void ssx_elem_kernels(ssx_kernel_set *k, int avx2) {
     k->vexp = avx2 ? vexp_avx2 : vexp_scalar;
+    k->mix_dense = avx2 ? mix_dense_avx2 : mix_dense_scalar;
     k->vlog = avx2 ? vlog_avx2 : vlog_scalar;
     k->adam = avx2 ? adam_avx2 : adam_scalar;
 }

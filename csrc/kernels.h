@@ -33,6 +33,12 @@ typedef struct ssx_kernel_set {
     /* Element-wise (k_elem.c). y may alias x. */
     void (*vexp)(const float *x, float *y, int64_t n);
     void (*vlog)(const float *x, float *y, int64_t n); /* x > 0, normal */
+    /* The learned mixer's dense terms (mixer.c): out[i] = (((a x[i] + b y[i])
+     * + kc[cls[i]]) + c z[i]) + d w[i], cls[i] < 8, products and sums rounded
+     * one at a time. */
+    void (*mix_dense)(float *out, int64_t n, const uint8_t *cls, float a, const float *x,
+                      float b, const float *y, const float kc[8], float c, const float *z,
+                      float d, const float *w);
     /* One Adam step over n parameters with the constants c[SSX_ADAM_*]. */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);
 

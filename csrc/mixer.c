@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fpenv.h"
+#include "kernels.h"
 #include "mathf.h"
 #include "mixer.h"
 #include "statesmix.h"
@@ -47,14 +49,14 @@
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
 struct ssx_mixer {
-    int novel, shape, cache, classes;    /* feature groups in use (ablation switches) */
+    int novel, shape, cache, classes;
+    int threads;    /* feature groups in use (ablation switches) */
     wt dense[EB][HB][2]; /* SSM logits, count prior */
     wt dpos[PB][2];
     wt dcls[TC * TC][2];  /* the same, by the classes of the last two tokens */
     /* by the class of the candidate token */
     wt ccb[TC * TC][SSX_TOKEN_CLASSES], ccb2[TC * HB][SSX_TOKEN_CLASSES],
         ccb3[TC * EB][SSX_TOKEN_CLASSES];
-    wt cls_ssm[TC][SSX_TOKEN_CLASSES], cls_prior[TC][SSX_TOKEN_CLASSES];
     wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* per order */
     wt ind5[NO][TC * TC]; /* n-gram indicator, by the classes of the last tokens */
 
@@ -84,9 +86,12 @@ struct ssx_mixer {
 
 static void wset(wt *w, double v) { w->w = v; w->v = 0.0; w->bc = 1.0; }
 
+void ssx_mixer_set_threads(ssx_mixer *x, int threads) { x->threads = threads; }
+
 ssx_mixer *ssx_mixer_new(int32_t components) {
     ssx_mixer *x = (ssx_mixer *)calloc(1, sizeof *x);
     if (!x) return NULL;
+    x->threads = 1;
     x->novel = !(components & SSX_MIX_NO_NOVEL);
     x->classes = !(components & SSX_MIX_NO_CLASS);
     x->shape = !(components & SSX_MIX_NO_SHAPE);
@@ -111,10 +116,6 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
         for (int c = 0; c < TC * TC; c++) wset(&x->ccb[c][k], 0.0);
         for (int c = 0; c < TC * HB; c++) wset(&x->ccb2[c][k], 0.0);
         for (int c = 0; c < TC * EB; c++) wset(&x->ccb3[c][k], 0.0);
-        for (int c = 0; c < TC; c++) {
-            wset(&x->cls_ssm[c][k], 0.0);
-            wset(&x->cls_prior[c][k], 0.0);
-        }
         for (int o = 0; o < NO; o++) {
             wset(&x->ind6[o][k], 0.0);
             for (int c = 0; c < TC; c++) wset(&x->ind7[o][c][k], 0.0);
@@ -206,14 +207,6 @@ static int novelty_bucket(int32_t unseen, int64_t remaining) {
     return b < 0 ? 0 : b > NB - 2 ? NB - 2 : b;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default"))) /* same bits, wider */
-#endif
-static void combine(float *out, int32_t n, float a, const float *x, float b, const float *y,
-                    float c, const float *z, float d, const float *w) {
-    for (int32_t i = 0; i < n; i++) out[i] = ((a * x[i] + b * y[i]) + c * z[i]) + d * w[i];
-}
-
 void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
                        int32_t live) {
     if (in->ssm) {
@@ -244,28 +237,26 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     x->c1hb = x->c1 * HB + x->hb;
     x->c1eb = x->c1 * EB + x->eb;
     x->live = live;
+    /* dense terms: weights on the SSM logits and the prior (by the SSM's
+     * entropy and the longest order, by how much was seen, by the last two
+     * token classes), the unseen-token terms, and a bias by the class of each
+     * candidate (after the last two classes, after the last class and the
+     * longest order, after the last class and the SSM's entropy) */
     const wt *dc = x->dcls[x->c12];
+    const wt *ca = x->ccb[x->c12], *cb2 = x->ccb2[x->c1hb], *cc = x->ccb3[x->c1eb];
+    float wk[SSX_TOKEN_CLASSES];
+    for (int k = 0; k < SSX_TOKEN_CLASSES; k++) wk[k] = (float)((ca[k].w + cb2[k].w) + cc[k].w);
+    float ws = in->ssm ? (float)((d[0].w + dp[0].w) + dc[0].w) : 0.0f;
+    float wp = (float)((d[1].w + dp[1].w) + dc[1].w);
     float n0 = x->novel ? (float)nv[0].w : 0.0f, n1 = x->novel ? (float)nv[1].w : 0.0f;
-    combine(logits, live, in->ssm ? (float)(d[0].w + dp[0].w + dc[0].w) : 0.0f, in->ssm ? in->ssm : in->prior,
-            (float)(d[1].w + dp[1].w + dc[1].w), in->prior, n0, in->unseen_m, n1, in->unseen_z);
-    /* the class of each candidate: a bias by its class after the last two
-     * classes, after the last class and the longest order, after the last
-     * class and the SSM's entropy; and per class, weights on the SSM logits
-     * and the prior */
-    if (x->classes) {
-        const wt *a = x->ccb[x->c12], *b = x->ccb2[x->c1hb], *c = x->ccb3[x->c1eb];
-        const wt *cs = x->cls_ssm[x->c1];
-        float wc[SSX_TOKEN_CLASSES], ws[SSX_TOKEN_CLASSES], wp[SSX_TOKEN_CLASSES];
-        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) {
-            wc[k] = (float)(a[k].w + b[k].w + c[k].w);
-            ws[k] = in->ssm ? (float)cs[k].w : 0.0f;
-            wp[k] = (float)x->cls_prior[x->c1][k].w;
-        }
-        const float *z = in->ssm ? in->ssm : in->prior;
-        for (int32_t i = 0; i < live; i++) {
-            int k = in->tcls[i];
-            logits[i] += (wc[k] + ws[k] * z[i]) + wp[k] * in->prior[i];
-        }
+    const float *z = in->ssm ? in->ssm : in->prior;
+    int nseg = (live + SSX_CODE_SEG - 1) / SSX_CODE_SEG;
+#pragma omp parallel for schedule(static) num_threads(x->threads) if (x->threads > 1 && live >= SSX_PAR_CODING_ROWS)
+    for (int sg = 0; sg < nseg; sg++) { /* element-wise: the split does not matter */
+        int32_t v0 = sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < live ? v0 + SSX_CODE_SEG : live;
+        ssx_fp_enter();
+        ssx_k->mix_dense(logits + v0, v1 - v0, in->tcls + v0, ws, z + v0, wp, in->prior + v0, wk,
+                         n0, in->unseen_m + v0, n1, in->unseen_z + v0);
     }
     if (!g) return;
     for (int o = 0; o < nt; o++) {
@@ -332,32 +323,31 @@ static void step(const ssx_mixer *x, wt *w, double g) {
     w->w -= x->lr * g / (sqrt(w->v / (1.0 - w->bc)) + EPS);
 }
 
+int ssx_mixer_uses_classes(const ssx_mixer *x) { return x->classes; }
+
+void ssx_mixer_class_sums(const float *e, const uint8_t *cls, int64_t n, double *csum) {
+    /* four interleaved sets of sums (a token's class decides where it adds,
+     * so one set would chain every addition), combined in a fixed order */
+    double acc[4][SSX_MIX_CSUM] = {{0}};
+    for (int64_t i = 0; i < n; i++) acc[i & 3][cls[i]] += (double)e[i];
+    for (int k = 0; k < SSX_MIX_CSUM; k++) csum[k] = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+}
+
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
-                      const ssx_mix_in *in, const ssx_ngram *g) {
+                      const double *csum, const ssx_mix_in *in, const ssx_ngram *g) {
     double inv = 1.0 / sum;
     x->lr = LR * sqrt(LR_HALF / (LR_HALF + (double)x->seen));
     wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
     if (in->ssm) step(x, &d[0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &d[1], dots[1] * inv - (double)in->prior[y]);
-    if (x->classes) {
-        double ek[SSX_TOKEN_CLASSES] = {0}, es[SSX_TOKEN_CLASSES] = {0}, ep[SSX_TOKEN_CLASSES] = {0};
-        const float *z = in->ssm ? in->ssm : in->prior;
-        for (int32_t i = 0; i < x->live; i++) {
-            int k = in->tcls[i];
-            double p = (double)e[i];
-            ek[k] += p;
-            es[k] += p * (double)z[i];
-            ep[k] += p * (double)in->prior[i];
-        }
+    if (x->classes) { /* csum[k]: the sum of e over class k */
         int ky = in->tcls[y];
         for (int k = 0; k < SSX_TOKEN_CLASSES; k++) {
-            if (!(ek[k] > 0.0) && k != ky) continue;
-            double gk = ek[k] * inv - (k == ky);
+            if (!(csum[k] > 0.0) && k != ky) continue;
+            double gk = csum[k] * inv - (k == ky);
             step(x, &x->ccb[x->c12][k], gk);
             step(x, &x->ccb2[x->c1hb][k], gk);
             step(x, &x->ccb3[x->c1eb][k], gk);
-            if (in->ssm) step(x, &x->cls_ssm[x->c1][k], es[k] * inv - (k == ky ? (double)z[y] : 0.0));
-            step(x, &x->cls_prior[x->c1][k], ep[k] * inv - (k == ky ? (double)in->prior[y] : 0.0));
         }
     }
     if (x->classes) {

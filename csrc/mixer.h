@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ngram.h"
+#include "statesmix.h"
 
 typedef struct ssx_mixer ssx_mixer;
 
@@ -25,6 +26,8 @@ typedef struct ssx_mix_in {
 /* components: the SSX_USE_* / SSX_MIX_NO_* mask of the model. */
 ssx_mixer *ssx_mixer_new(int32_t components);
 void ssx_mixer_free(ssx_mixer *x);
+/* Threads for the dense pass; never changes the result. */
+void ssx_mixer_set_threads(ssx_mixer *x, int threads);
 /* logits[0..live) of the next token; g (the n-gram knowledge) may be NULL. */
 void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
                        int32_t live);
@@ -32,10 +35,16 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
 int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top);
 /* One gradient step on -log p(y), p = e / sum the distribution that coded y.
  * dots[k] = sum of e * dense feature k: the SSM logits (any vector when there
- * are none), the prior, unseen_m, unseen_z.  Call with the same inputs as
+ * are none), the prior, unseen_m, unseen_z; csum the ssx_mixer_class_sums of
+ * the whole vocabulary.  Call with the same inputs as
  * predict, before the SSM, the prior and the n-gram tables learn y. */
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
-                      const ssx_mix_in *in, const ssx_ngram *g);
+                      const double *csum, const ssx_mix_in *in, const ssx_ngram *g);
+/* csum[k] = the sum of e over the entries of token class k, over n entries
+ * (one segment of the vocabulary: the caller adds the segments in order). */
+#define SSX_MIX_CSUM SSX_TOKEN_CLASSES
+int ssx_mixer_uses_classes(const ssx_mixer *x);
+void ssx_mixer_class_sums(const float *e, const uint8_t *cls, int64_t n, double *csum);
 
 /* Room for compact ids below cap; 0 or -1 (no memory). */
 int ssx_mixer_reserve(ssx_mixer *x, int32_t cap);

@@ -99,6 +99,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->freq);
     free(m->segsum);
     free(m->segdot);
+    free(m->segcsum);
     free(m->unseen_m);
     free(m->unseen_z);
     free(m->segtot);
@@ -115,6 +116,7 @@ void ssx_model_set_threads(ssx_model *m, int threads) {
     if (threads <= 0) threads = ssx_openmp_threads();
     m->threads = threads < 1 ? 1 : threads;
     if (m->ssm) ssx_ssm_set_threads(m->ssm, m->threads);
+    if (m->mix) ssx_mixer_set_threads(m->mix, m->threads);
 }
 
 int32_t ssx_model_live(const ssx_model *m) { return m->live; }
@@ -173,6 +175,8 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
         grow((void **)&m->unseen_m, sizeof(float), old, c) ||
         grow((void **)&m->ccls, 1, old, c) ||
         grow((void **)&m->unseen_z, sizeof(float), old, c) ||
+        grow((void **)&m->segcsum, SSX_MIX_CSUM * sizeof(double), old / SSX_CODE_SEG + 1,
+             c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segdot, SSX_MAX_DOT * sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segtot, sizeof(uint64_t), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         (m->ssm && ssx_ssm_reserve(m->ssm, c)) || (m->mix && ssx_mixer_reserve(m->mix, c)))
@@ -225,6 +229,7 @@ void ssx_model_predict(ssx_model *m) {
         m->dense[1] = m->prior;
         m->dense[2] = m->unseen_m;
         m->dense[3] = m->unseen_z;
+        m->use_classes = ssx_mixer_uses_classes(m->mix);
         return;
     }
     if (ssm) {
@@ -243,7 +248,7 @@ void ssx_model_update(ssx_model *m, int32_t c) {
             ssx_sse_update(m->sse, c == m->sse_tok);
             m->e[m->sse_tok] = m->sse_e; /* the mixer learns from its own output */
         }
-        ssx_mixer_update(m->mix, c, m->e, m->esum, m->dots, &m->in, m->ngram);
+        ssx_mixer_update(m->mix, c, m->e, m->esum, m->dots, m->csum, &m->in, m->ngram);
         ssx_mixer_observe(m->mix, c);
     }
     if (m->count[c] == 0) {
