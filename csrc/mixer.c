@@ -1,19 +1,21 @@
 /* mixer.c - the learned mixture of StateSMix+.
  *
  * The next token's logits are a weighted sum of feature vectors over the live
- * vocabulary.  Dense: the SSM logits, the count prior, and for tokens of the
- * block not seen yet an indicator and a Zipf-like prior from their global id
- * (BPE ids run roughly from frequent to rare).  Sparse: per n-gram order, an
- * indicator of the tokens seen after the context, their log relative
- * frequency, a per-count-bucket term and a most-frequent mark; the LZ
- * prediction; the recency of the last 64 tokens.
+ * vocabulary.  Dense: the SSM logits, the count prior, an indicator and a
+ * Zipf-like id prior for the tokens announced but not seen yet, and a bias by
+ * the class of each token (token_class in statesmix/tokenizer.py).  Sparse:
+ * per n-gram context (the published orders and three sparse contexts), the
+ * seen followers' indicator, log relative frequency, count bucket, most-
+ * frequent mark, recency rank and class; the LZ prediction; the last 64
+ * tokens; the recency rank among the last CACHE distinct tokens.
  *
  * Small contexts choose which weights apply: the SSM's entropy, the longest
  * order whose context was seen, how much a context has seen, the share of the
- * rest of the block that must be first occurrences.  After every token the
- * chosen weights take one RMS-normalised step down the gradient of the code
- * length, d(-log p_y)/dw = E_p[f] - f[y]: cheap, because the sparse features
- * touch few tokens and the dense expectations come out of the softmax pass.
+ * rest of the block that must be first occurrences, how many tokens were seen,
+ * the classes of the last two tokens.  After every token the chosen weights
+ * take one RMS-normalised step down the gradient of the code length,
+ * d(-log p_y)/dw = E_p[f] - f[y]: cheap, because the sparse features touch
+ * few tokens and the dense expectations come out of the coding softmax.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -49,42 +51,54 @@
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
 struct ssx_mixer {
-    int novel, shape, cache, classes;
-    int threads;    /* feature groups in use (ablation switches) */
-    wt dense[EB][HB][2]; /* SSM logits, count prior */
-    wt dpos[PB][2];
-    wt dcls[TC * TC][2];  /* the same, by the classes of the last two tokens */
-    /* by the class of the candidate token */
+    int novel, shape, cache, classes; /* feature groups in use (ablation switches) */
+    int threads;
+    double lr;    /* the step size now */
+    int64_t seen; /* tokens seen */
+
+    /* weights of the dense features: the SSM logits and the count prior, by
+     * (SSM entropy, longest order), by tokens seen, by the last two classes */
+    wt dense[EB][HB][2], dpos[PB][2], dcls[TC * TC][2];
+    wt nov[NB][2]; /* unseen-token indicator and id prior, by novelty */
+    /* bias by the class of the candidate token, by the last two classes, by
+     * (last class, longest order), by (last class, SSM entropy) */
     wt ccb[TC * TC][SSX_TOKEN_CLASSES], ccb2[TC * HB][SSX_TOKEN_CLASSES],
         ccb3[TC * EB][SSX_TOKEN_CLASSES];
-    wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* per order */
-    wt ind5[NO][TC * TC]; /* n-gram indicator, by the classes of the last tokens */
+    /* per n-gram context: the seen indicator by the context's confidence, by
+     * the longest order, by SSM entropy, by the last two classes */
+    wt ind[NO][CB], ind2[NO][HB], ind3[NO][EB], ind5[NO][TC * TC];
+    wt lg[NO][CB];  /* log relative frequency */
+    wt ic[NO][KB];  /* a follower's count bucket */
+    wt top[NO][CB]; /* the most frequent follower */
+    wt rr[NO][LB][RB]; /* a follower's recency rank, by the number of followers */
+    wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* its class */
+    wt lz[LZB];     /* the LZ prediction, by confidence */
+    wt rec[HB];     /* the last RECENT tokens */
+    wt dist[EB][DB], distp[PB][DB]; /* recency rank among all tokens */
 
-    int c1, c12, c1hb, c1eb; /* class contexts of the current position */
-    int32_t live;      /* the same, by how many tokens were seen (log2) */
-    int64_t seen;
-    double lr;
-    int pb;
-    wt nov[NB][2];       /* unseen indicator, Zipf prior */
-    wt ind3[NO][EB], rr[NO][LB][RB];
-    wt ind[NO][CB], ind2[NO][HB], lg[NO][CB], ic[NO][KB], top[NO][CB];
-    wt lz[LZB];
-    wt dist[EB][DB], distp[PB][DB];
     int32_t mtf[CACHE]; /* distinct recent tokens, most recent first */
     int32_t nmtf;
     int32_t *at;        /* per compact id: its index in mtf, -1 if not there */
     int32_t atcap;
-    wt rec[HB];
     float logtab[LOGTAB];
     float rectab[RECENT];
+
     /* what predict chose, for update */
-    int eb, hb, nb, lzb, cb[NO];
+    int eb, hb, nb, pb, lzb, cb[NO];
+    int c1, c12, c1hb, c1eb; /* class contexts */
     int32_t lzpred;
     float logn[NO];
     uint32_t cmax[NO];
 };
 
-static void wset(wt *w, double v) { w->w = v; w->v = 0.0; w->bc = 1.0; }
+/* Set n weights (a whole array of wt) to v. */
+static void wfill(wt *w, size_t n, double v) {
+    for (size_t i = 0; i < n; i++) {
+        w[i].w = v;
+        w[i].v = 0.0;
+        w[i].bc = 1.0;
+    }
+}
 
 void ssx_mixer_set_threads(ssx_mixer *x, int threads) { x->threads = threads; }
 
@@ -101,55 +115,29 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
                                    0.05, 0.05, 0.05};
     static const double alf[NO] = {0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001,
                                    0.05, 0.05, 0.05};
-    for (int e = 0; e < EB; e++)
-        for (int h = 0; h < HB; h++) {
-            wset(&x->dense[e][h][0], 1.0);
-            wset(&x->dense[e][h][1], 1.0);
-        }
-    for (int c = 0; c < TC * TC; c++) {
-        wset(&x->dcls[c][0], 0.0);
-        wset(&x->dcls[c][1], 0.0);
-    }
-    for (int o = 0; o < NO; o++)
-        for (int c = 0; c < TC * TC; c++) wset(&x->ind5[o][c], 0.0);
-    for (int k = 0; k < SSX_TOKEN_CLASSES; k++) {
-        for (int c = 0; c < TC * TC; c++) wset(&x->ccb[c][k], 0.0);
-        for (int c = 0; c < TC * HB; c++) wset(&x->ccb2[c][k], 0.0);
-        for (int c = 0; c < TC * EB; c++) wset(&x->ccb3[c][k], 0.0);
-        for (int o = 0; o < NO; o++) {
-            wset(&x->ind6[o][k], 0.0);
-            for (int c = 0; c < TC; c++) wset(&x->ind7[o][c][k], 0.0);
-        }
-    }
-    for (int c = 0; c < TC * EB; c++)
-        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) wset(&x->ccb3[c][k], 0.0);
-
-    for (int b = 0; b < PB; b++) {
-        wset(&x->dpos[b][0], 0.0);
-        wset(&x->dpos[b][1], 0.0);
-    }
-    for (int b = 0; b < NB; b++) {
-        wset(&x->nov[b][0], 0.0);
-        wset(&x->nov[b][1], 0.0);
-    }
+    wfill(&x->dense[0][0][0], sizeof x->dense / sizeof(wt), 1.0);
+    wfill(&x->dpos[0][0], sizeof x->dpos / sizeof(wt), 0.0);
+    wfill(&x->dcls[0][0], sizeof x->dcls / sizeof(wt), 0.0);
+    wfill(&x->nov[0][0], sizeof x->nov / sizeof(wt), 0.0);
+    wfill(&x->ccb[0][0], sizeof x->ccb / sizeof(wt), 0.0);
+    wfill(&x->ccb2[0][0], sizeof x->ccb2 / sizeof(wt), 0.0);
+    wfill(&x->ccb3[0][0], sizeof x->ccb3 / sizeof(wt), 0.0);
     for (int o = 0; o < NO; o++) {
-        for (int c = 0; c < CB; c++) {
-            wset(&x->ind[o][c], lam[o] * ssx_log(1.0 + 1.0 / alf[o]));
-            wset(&x->lg[o][c], lam[o]);
-            wset(&x->top[o][c], 0.0);
-        }
-        for (int h = 0; h < HB; h++) wset(&x->ind2[o][h], 0.0);
-        for (int h = 0; h < EB; h++) wset(&x->ind3[o][h], 0.0);
-        for (int l = 0; l < LB; l++)
-            for (int r = 0; r < RB; r++) wset(&x->rr[o][l][r], 0.0);
-        for (int k = 0; k < KB; k++) wset(&x->ic[o][k], 0.0);
+        wfill(x->ind[o], CB, lam[o] * ssx_log(1.0 + 1.0 / alf[o]));
+        wfill(x->lg[o], CB, lam[o]);
     }
-    for (int b = 0; b < LZB; b++) wset(&x->lz[b], 0.5);
-    for (int e = 0; e < EB; e++)
-        for (int b = 0; b < DB; b++) wset(&x->dist[e][b], 0.0);
-    for (int e = 0; e < PB; e++)
-        for (int b = 0; b < DB; b++) wset(&x->distp[e][b], 0.0);
-    for (int h = 0; h < HB; h++) wset(&x->rec[h], 1.0);
+    wfill(&x->ind2[0][0], sizeof x->ind2 / sizeof(wt), 0.0);
+    wfill(&x->ind3[0][0], sizeof x->ind3 / sizeof(wt), 0.0);
+    wfill(&x->ind5[0][0], sizeof x->ind5 / sizeof(wt), 0.0);
+    wfill(&x->ic[0][0], sizeof x->ic / sizeof(wt), 0.0);
+    wfill(&x->top[0][0], sizeof x->top / sizeof(wt), 0.0);
+    wfill(&x->rr[0][0][0], sizeof x->rr / sizeof(wt), 0.0);
+    wfill(&x->ind6[0][0], sizeof x->ind6 / sizeof(wt), 0.0);
+    wfill(&x->ind7[0][0][0], sizeof x->ind7 / sizeof(wt), 0.0);
+    wfill(x->lz, LZB, 0.5);
+    wfill(x->rec, HB, 1.0);
+    wfill(&x->dist[0][0], sizeof x->dist / sizeof(wt), 0.0);
+    wfill(&x->distp[0][0], sizeof x->distp / sizeof(wt), 0.0);
     x->logtab[0] = 0.0f;
     for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
     for (int a = 0; a < RECENT; a++) x->rectab[a] = (float)(0.05 * ssx_exp(-3.0 * a / RECENT));
@@ -209,6 +197,7 @@ static int novelty_bucket(int32_t unseen, int64_t remaining) {
 
 void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
                        int32_t live) {
+    x->lzb = -1;
     if (in->ssm) {
         int b = (int)(in->h * 1.5);
         x->eb = 1 + (b < 0 ? 0 : b > EB - 2 ? EB - 2 : b);
@@ -236,7 +225,6 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     x->c12 = x->c1 * TC + in->cls[1];
     x->c1hb = x->c1 * HB + x->hb;
     x->c1eb = x->c1 * EB + x->eb;
-    x->live = live;
     /* dense terms: weights on the SSM logits and the prior (by the SSM's
      * entropy and the longest order, by how much was seen, by the last two
      * token classes), the unseen-token terms, and a bias by the class of each
@@ -270,7 +258,9 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
         x->cmax[o] = cm;
         int cb = x->cb[o] = conf_bucket(n, len[o]);
         float ln = x->logn[o] = (float)ssx_log((double)n);
-        float wi = (float)(x->ind[o][cb].w + x->ind2[o][x->hb].w + x->ind3[o][x->eb].w + x->ind5[o][x->c12].w), wl = (float)x->lg[o][cb].w;
+        float wi = (float)(((x->ind[o][cb].w + x->ind2[o][x->hb].w) + x->ind3[o][x->eb].w) +
+                           x->ind5[o][x->c12].w);
+        float wl = (float)x->lg[o][cb].w;
         float wt_ = (float)x->top[o][cb].w, wc[KB];
         for (int k = 0; k < KB; k++) wc[k] = (float)x->ic[o][k].w;
         float w6[SSX_TOKEN_CLASSES];
@@ -292,7 +282,6 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
     }
     int32_t pred;
     uint32_t conf;
-    x->lzb = -1;
     if (ssx_ngram_lz(g, &pred, &conf)) {
         x->lzb = lz_bucket(conf);
         x->lzpred = pred;

@@ -135,3 +135,10 @@ def test_classes_change_the_coding(monkeypatch):
     assert statesmix.compress(data, preset="ngram-plus", threads=1) != real
     monkeypatch.undo()
     assert statesmix.decompress(real) == data
+
+
+@pytest.mark.parametrize("components", [1 | MIX, 1 | 2 | MIX, 1 | 2 | MIX | NO_CLASS | NO_SSE])
+def test_learned_mixing_without_ngrams(components, monkeypatch):
+    data = make_text(12000, seed=9) + bytes(range(256))
+    out = _compress_with(components, data, monkeypatch)
+    assert statesmix.decompress(out) == data
