@@ -83,6 +83,9 @@ struct ssx_mixer {
     float logtab[LOGTAB];
     float rectab[RECENT];
 
+    /* gradient recording (ssx_mixer_gradients) */
+    double **rec_w, *rec_g;
+    int nrec, rec_cap;
     /* what predict chose, for update */
     int eb, hb, nb, pb, lzb, cb[NO];
     int c1, c12, c1hb, c1eb; /* class contexts */
@@ -306,7 +309,17 @@ int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top) {
     return x->hb * 2 + (x->lzb >= 0 && x->lzpred == top);
 }
 
-static void step(const ssx_mixer *x, wt *w, double g) {
+/* One step of weight w on gradient g, or, while gradients are being
+ * recorded (tests), a note of (w, g) instead. */
+static void step(ssx_mixer *x, wt *w, double g) {
+    if (x->rec_w) {
+        if (x->nrec < x->rec_cap) {
+            x->rec_w[x->nrec] = &w->w;
+            x->rec_g[x->nrec] = g;
+        }
+        x->nrec++;
+        return;
+    }
     w->v = BETA * w->v + (1.0 - BETA) * g * g;
     w->bc *= BETA;
     w->w -= x->lr * g / (sqrt(w->v / (1.0 - w->bc)) + EPS);
@@ -345,7 +358,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     }
     if (in->ssm) step(x, &x->dpos[x->pb][0], dots[0] * inv - (double)in->ssm[y]);
     step(x, &x->dpos[x->pb][1], dots[1] * inv - (double)in->prior[y]);
-    x->seen++;
+    if (!x->rec_w) x->seen++;
     if (x->novel && in->unseen > 0) {
         step(x, &nv[0], dots[2] * inv - (double)in->unseen_m[y]);
         step(x, &nv[1], dots[3] * inv - (double)in->unseen_z[y]);
@@ -433,7 +446,18 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     }
 }
 
-/* Note that y was coded: the cache of recent tokens. */
+int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
+                        const double *csum, const ssx_mix_in *in, const ssx_ngram *g,
+                        double **w, double *grad, int cap) {
+    x->rec_w = w;
+    x->rec_g = grad;
+    x->rec_cap = cap;
+    x->nrec = 0;
+    ssx_mixer_update(x, y, e, sum, dots, csum, in, g);
+    x->rec_w = NULL;
+    return x->nrec;
+}
+
 int ssx_mixer_reserve(ssx_mixer *x, int32_t cap) {
     if (cap <= x->atcap) return 0;
     int32_t *a = (int32_t *)realloc(x->at, sizeof(int32_t) * (size_t)cap);

@@ -46,6 +46,12 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
 int ssx_mixer_uses_classes(const ssx_mixer *x);
 void ssx_mixer_class_sums(const float *e, const uint8_t *cls, int64_t n, double *csum);
 
+/* The gradients update would apply, without applying them (tests): for up
+ * to cap weights, w[i] points at the weight and grad[i] is d(-log p_y)/dw;
+ * returns how many there are. */
+int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
+                        const double *csum, const ssx_mix_in *in, const ssx_ngram *g,
+                        double **w, double *grad, int cap);
 /* Room for compact ids below cap; 0 or -1 (no memory). */
 int ssx_mixer_reserve(ssx_mixer *x, int32_t cap);
 /* After update: y becomes the most recent token. */

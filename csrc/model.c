@@ -264,6 +264,51 @@ void ssx_model_update(ssx_model *m, int32_t c) {
     if (m->ngram) ssx_ngram_update(m->ngram, c);
 }
 
+/* ---- test access to the learned mixer ---- */
+
+/* -log p(y) of the mixer's current logits, in double. */
+static double mix_loss(const ssx_model *m, int32_t y) {
+    double mx = m->logits[0], sum = 0.0;
+    for (int32_t i = 1; i < m->live; i++) mx = m->logits[i] > mx ? m->logits[i] : mx;
+    for (int32_t i = 0; i < m->live; i++) sum += ssx_exp((double)m->logits[i] - mx);
+    return ssx_log(sum) - ((double)m->logits[y] - mx);
+}
+
+int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, double *num, int cap) {
+    if (!m->mix || y < 0 || y >= m->live || cap < 1) return -1;
+    ssx_fpenv env = ssx_fp_enter();
+    ssx_model_predict(m);
+    /* the softmax as the coder computes it, serially */
+    float mx = m->logits[0];
+    for (int32_t i = 1; i < m->live; i++) mx = m->logits[i] > mx ? m->logits[i] : mx;
+    double sum = 0.0, dots[SSX_MAX_DOT] = {0}, csum[SSX_MIX_CSUM] = {0};
+    for (int32_t i = 0; i < m->live; i++) {
+        m->e[i] = ssx_expf(m->logits[i] - mx);
+        sum += (double)m->e[i];
+        for (int k = 0; k < m->ndense; k++) dots[k] += (double)m->e[i] * (double)m->dense[k][i];
+        csum[m->ccls[i]] += (double)m->e[i];
+    }
+    double **w = (double **)malloc(sizeof(double *) * (size_t)cap);
+    if (!w) { ssx_fp_leave(env); return -1; }
+    int n = ssx_mixer_gradients(m->mix, y, m->e, sum, dots, csum, &m->in, m->ngram, w, ana, cap);
+    if (n > cap) n = cap;
+    for (int i = 0; i < n; i++) {
+        double keep = *w[i];
+        *w[i] = keep + eps;
+        ssx_mixer_predict(m->mix, &m->in, m->ngram, m->logits, m->live);
+        double up = mix_loss(m, y);
+        *w[i] = keep - eps;
+        ssx_mixer_predict(m->mix, &m->in, m->ngram, m->logits, m->live);
+        double down = mix_loss(m, y);
+        *w[i] = keep;
+        num[i] = (up - down) / (2.0 * eps);
+    }
+    ssx_mixer_predict(m->mix, &m->in, m->ngram, m->logits, m->live);
+    free(w);
+    ssx_fp_leave(env);
+    return n;
+}
+
 /* ---- test access to the SSM ---- */
 
 int ssx_test_add_tokens(ssx_model *m, int32_t n) {

@@ -108,5 +108,10 @@ void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set);
 double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
                           float *logits);
 void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps);
+/* The learned mixer's gradient of -log p(y) at the next position, for up to
+ * cap of the weights in use: ana[i] as update computes it, num[i] by central
+ * differences of step eps on the logits the mixer gives (tests); returns the
+ * count, or -1. */
+int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, double *num, int cap);
 
 #endif

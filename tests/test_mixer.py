@@ -142,3 +142,24 @@ def test_learned_mixing_without_ngrams(components, monkeypatch):
     data = make_text(12000, seed=9) + bytes(range(256))
     out = _compress_with(components, data, monkeypatch)
     assert statesmix.decompress(out) == data
+
+
+@pytest.mark.parametrize("preset", ["ngram-plus", "plus"])
+def test_mixer_gradient_matches_finite_differences(preset):
+    """Every weight the mixer would update at the next position: its analytic
+    gradient of -log p(y), E_p[f] - f[y], against central differences of the
+    loss of the logits the mixer produces (float logits: a small absolute
+    tolerance)."""
+    from statesmix._core import ffi, lib
+    v = tk.get_vocabulary(tk.default_vocabulary_id())
+    m = core.Model(presets.model_config(presets.BY_NAME[preset], v.size))
+    m.set_classes(v.classes)
+    m.encode_block(v.encode(make_text(30000, seed=2)).astype(np.int32))
+    cap = 400
+    ana, num = np.zeros(cap), np.zeros(cap)
+    for y in (0, 3, m.live // 2, m.live - 1):
+        n = lib.ssx_test_mixer_check(m._m, y, 1e-3, ffi.from_buffer("double[]", ana),
+                                     ffi.from_buffer("double[]", num), cap)
+        assert 100 < n < cap
+        assert np.abs(ana[:n]).max() > 0.5           # the check has something to see
+        np.testing.assert_allclose(ana[:n], num[:n], rtol=1e-3, atol=1e-3)
