@@ -15,8 +15,6 @@ PRESETS = {
 }
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
-# StateSMix+: the same components with learned mixing
-PLUS_ABLATION = ("ngram-plus", "plus")
 BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id
