@@ -68,6 +68,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     int nseg = (int)((n8 + SSX_CODE_SEG - 1) / SSX_CODE_SEG);
     double *psum = m->segsum;
     uint64_t *ptot = m->segtot;
+    int classes = m->mix && ssx_mixer_uses_classes(m->mix);
 #pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
     {
         ssx_fp_enter();
@@ -79,7 +80,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 for (int k = 0; k < m->ndense; k++) vec[k] = m->dense[k] + v0;
                 psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec,
                                               m->ndense, m->segdot + SSX_MAX_DOT * sg);
-                if (m->use_classes)
+                if (classes)
                     ssx_mixer_class_sums(m->e + v0, m->ccls + v0, (v1 < n ? v1 : n) - v0,
                                          m->segcsum + SSX_MIX_CSUM * sg);
             } else {
@@ -95,7 +96,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 for (int sg = 0; sg < nseg; sg++) d += m->segdot[SSX_MAX_DOT * sg + k];
                 m->dots[k] = d;
             }
-            if (m->use_classes)
+            if (classes)
                 for (int k = 0; k < SSX_MIX_CSUM; k++) {
                     double c = 0.0;
                     for (int sg = 0; sg < nseg; sg++) c += m->segcsum[SSX_MIX_CSUM * sg + k];

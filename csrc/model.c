@@ -222,14 +222,13 @@ void ssx_model_predict(ssx_model *m) {
         in->remaining = m->remaining;
         in->tcls = m->ccls;
         for (int k = 0; k < 2; k++)
-            in->cls[k] = m->prev[k] < 0 ? SSX_TOKEN_CLASSES : m->gcls[m->c2g[m->prev[k]]];
+            in->cls[k] = m->prev[k] < 0 ? SSX_TOKEN_CLASSES : m->ccls[m->prev[k]];
         ssx_mixer_predict(m->mix, in, m->ngram, m->logits, m->live);
         m->ndense = 4; /* ssm (the prior again when absent), prior, unseen_m, unseen_z */
         m->dense[0] = ssm ? ssm : m->prior;
         m->dense[1] = m->prior;
         m->dense[2] = m->unseen_m;
         m->dense[3] = m->unseen_z;
-        m->use_classes = ssx_mixer_uses_classes(m->mix);
         return;
     }
     if (ssm) {

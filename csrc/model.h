@@ -50,7 +50,6 @@ struct ssx_model {
     double esum, dots[SSX_MAX_DOT]; /* the current softmax: sum of e, the dots */
     double csum[SSX_MIX_CSUM]; /* and its sums per token class (mixer.h) */
     double *segcsum;           /* the same per segment of the vocabulary */
-    int use_classes;
 };
 
 /* Make room for `n` live tokens (compact slots); 0 or SSX_ERR_NOMEM. */
