@@ -64,14 +64,25 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     ssx_model_predict(m);
     int64_t n = m->live, n8 = SSX_PAD(n);
     for (int64_t i = n; i < n8; i++) m->logits[i] = SSX_PAD_LOGIT;
-    float mx = ssx_k->max(m->logits, n);
     int nseg = (int)((n8 + SSX_CODE_SEG - 1) / SSX_CODE_SEG);
     double *psum = m->segsum;
     uint64_t *ptot = m->segtot;
+    float *pmx = m->segmx, mx = 0.0f;
     int classes = m->mix && ssx_mixer_uses_classes(m->mix);
 #pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
     {
         ssx_fp_enter();
+        /* the maximum is exact whatever the order: per segment, then combined */
+#pragma omp for schedule(static)
+        for (int sg = 0; sg < nseg; sg++) {
+            int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
+            pmx[sg] = ssx_k->max(m->logits + v0, v1 - v0);
+        }
+#pragma omp single
+        {
+            mx = pmx[0];
+            for (int sg = 1; sg < nseg; sg++) mx = pmx[sg] > mx ? pmx[sg] : mx;
+        }
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n8 ? v0 + SSX_CODE_SEG : n8;

@@ -1,4 +1,6 @@
-/* dispatch.c - pick the AVX2 or the scalar kernels at run time. */
+/* dispatch.c - pick the kernels at run time: AVX-512, AVX2/FMA or scalar.
+ * All three give identical bits; STATESMIX_SCALAR=1 forces the scalar set and
+ * STATESMIX_NO_AVX512=1 stops at AVX2. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,44 +11,56 @@
 #include "kernels.h"
 #include "statesmix.h"
 
-static int cpu_has_avx2(void) {
+/* The best level this CPU runs: 0 scalar, 1 AVX2 + FMA, 2 AVX-512 (F, DQ). */
+static int cpu_level(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return 2;
+    return 1;
 #else
     return 0;
 #endif
 }
 
-static ssx_kernel_set scalar_set, avx2_set;
+static int env_on(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static ssx_kernel_set sets[3];
 const ssx_kernel_set *ssx_k = NULL;
 
-static void fill(ssx_kernel_set *k, int avx2) {
-    ssx_softmax_kernels(k, avx2);
-    ssx_elem_kernels(k, avx2);
-    ssx_linear_kernels(k, avx2);
-    ssx_head_kernels(k, avx2);
+static void fill(ssx_kernel_set *k, int level) {
+    ssx_softmax_kernels(k, level);
+    ssx_elem_kernels(k, level);
+    ssx_linear_kernels(k, level > 0);
+    ssx_head_kernels(k, level);
+}
+
+static int available(void) {
+    int level = cpu_level();
+    if (level > 1 && env_on("STATESMIX_NO_AVX512")) level = 1;
+    return level;
 }
 
 static void ensure(void) {
     if (ssx_k) return;
-    fill(&scalar_set, 0);
-    fill(&avx2_set, 1);
-    const char *env = getenv("STATESMIX_SCALAR");
-    int scalar = (env && *env && strcmp(env, "0") != 0) || !cpu_has_avx2();
-    ssx_k = scalar ? &scalar_set : &avx2_set;
+    for (int l = 0; l < 3; l++) fill(&sets[l], l);
+    ssx_k = &sets[env_on("STATESMIX_SCALAR") ? 0 : available()];
 }
 
-int ssx_simd_available(void) { return cpu_has_avx2(); }
+int ssx_simd_available(void) { return available(); }
 
 int ssx_simd_get(void) {
     ensure();
-    return ssx_k == &avx2_set;
+    return (int)(ssx_k - sets);
 }
 
-void ssx_simd_set(int on) {
+void ssx_simd_set(int level) {
     ensure();
-    ssx_k = (on && cpu_has_avx2()) ? &avx2_set : &scalar_set;
+    int top = available();
+    ssx_k = &sets[level < 0 ? 0 : level > top ? top : level];
 }
 
 int ssx_openmp_threads(void) {

@@ -127,9 +127,39 @@ AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t
     if (i < n) adam_scalar(p + i, g + i, m + i, v + i, n - i, c);
 }
 
-void ssx_elem_kernels(ssx_kernel_set *k, int avx2) {
-    k->vexp = avx2 ? vexp_avx2 : vexp_scalar;
-    k->mix_dense = avx2 ? mix_dense_avx2 : mix_dense_scalar;
-    k->vlog = avx2 ? vlog_avx2 : vlog_scalar;
-    k->adam = avx2 ? adam_avx2 : adam_scalar;
+/* AVX-512: the AVX2 operations in sixteen lanes, the same bits. */
+AVX512 static void vexp_avx512(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, expf16(_mm512_loadu_ps(x + i)));
+    if (i < n) vexp_avx2(x + i, y + i, n - i);
+}
+
+AVX512 static void adam_avx512(float *p, const float *g, float *m, float *v, int64_t n,
+                               const float *c) {
+    __m512 gs = _mm512_set1_ps(c[SSX_ADAM_GS]), b1 = _mm512_set1_ps(c[SSX_ADAM_B1]),
+           c1 = _mm512_set1_ps(c[SSX_ADAM_C1]), b2 = _mm512_set1_ps(c[SSX_ADAM_B2]),
+           c2 = _mm512_set1_ps(c[SSX_ADAM_C2]), i1 = _mm512_set1_ps(c[SSX_ADAM_IBC1]),
+           i2 = _mm512_set1_ps(c[SSX_ADAM_IBC2]), nlr = _mm512_set1_ps(c[SSX_ADAM_NLR]),
+           eps = _mm512_set1_ps(c[SSX_ADAM_EPS]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), gs);
+        __m512 mi = _mm512_fmadd_ps(b1, _mm512_loadu_ps(m + i), _mm512_mul_ps(c1, gi));
+        __m512 vi = _mm512_fmadd_ps(b2, _mm512_loadu_ps(v + i),
+                                    _mm512_mul_ps(c2, _mm512_mul_ps(gi, gi)));
+        __m512 den = _mm512_add_ps(_mm512_sqrt_ps(_mm512_mul_ps(vi, i2)), eps);
+        __m512 pi = _mm512_fmadd_ps(nlr, _mm512_div_ps(_mm512_mul_ps(mi, i1), den),
+                                    _mm512_loadu_ps(p + i));
+        _mm512_storeu_ps(m + i, mi);
+        _mm512_storeu_ps(v + i, vi);
+        _mm512_storeu_ps(p + i, pi);
+    }
+    if (i < n) adam_avx2(p + i, g + i, m + i, v + i, n - i, c);
+}
+
+void ssx_elem_kernels(ssx_kernel_set *k, int level) {
+    k->vexp = level >= 2 ? vexp_avx512 : level ? vexp_avx2 : vexp_scalar;
+    k->mix_dense = level ? mix_dense_avx2 : mix_dense_scalar;
+    k->vlog = level ? vlog_avx2 : vlog_scalar;
+    k->adam = level >= 2 ? adam_avx512 : level ? adam_avx2 : adam_scalar;
 }

@@ -50,7 +50,18 @@ static void head_bwd_x_scalar(const float *dl, int64_t ld, const float *wb, int 
 AVX2 static void head_fwd_avx2(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
                                float *out, int64_t ld) {
     int64_t b = b0;
-    if (T == 1) { /* coding: four independent chains hide the FMA latency */
+    if (T == 1) { /* coding: eight independent chains keep both FMA ports busy */
+        for (; b + 8 <= b1; b += 8) {
+            const float *w = wb + b * K * 8;
+            __m256 a[8];
+            for (int r = 0; r < 8; r++) a[r] = _mm256_setzero_ps();
+            for (int k = 0; k < K; k++) {
+                __m256 xb = _mm256_broadcast_ss(x + k);
+                for (int r = 0; r < 8; r++)
+                    a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (r * K + k) * 8), xb, a[r]);
+            }
+            for (int r = 0; r < 8; r++) _mm256_storeu_ps(out + (b + r) * 8, a[r]);
+        }
         for (; b + 4 <= b1; b += 4) {
             const float *w = wb + b * K * 8;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -217,8 +228,134 @@ AVX2 static void head_bwd_x_avx2(const float *dl, int64_t ld, const float *wb, i
     }
 }
 
-void ssx_head_kernels(ssx_kernel_set *k, int avx2) {
-    k->head_fwd = avx2 ? head_fwd_avx2 : head_fwd_scalar;
-    k->head_bwd_w = avx2 ? head_bwd_w_avx2 : head_bwd_w_scalar;
-    k->head_bwd_x = avx2 ? head_bwd_x_avx2 : head_bwd_x_scalar;
+/* AVX-512: a 16-lane register holds two 8-lane groups that each follow the
+ * AVX2 lanes' own chains (two positions, or two features, of the same eight
+ * rows), so the bits are the AVX2 ones.  pair[i][16] = (a[i] x8, b[i] x8)
+ * patterns are built once per call. */
+
+/* pat[(t/2) * K + k] = (x[t][k] x8 | x[t+1][k] x8) for even t < T - 1 */
+AVX512 static void pair_positions(const float *x, int T, __m512 *pat) {
+    for (int t = 0; t + 2 <= T; t += 2)
+        for (int k = 0; k < K; k++)
+            pat[(t / 2) * K + k] = _mm512_insertf32x8(_mm512_set1_ps(x[t * K + k]),
+                                                      _mm256_set1_ps(x[(t + 1) * K + k]), 1);
+}
+
+AVX512 static void head_fwd_avx512(const float *wb, int64_t b0, int64_t b1, const float *x,
+                                   int T, float *out, int64_t ld) {
+    if (T < 8) { head_fwd_avx2(wb, b0, b1, x, T, out, ld); return; }
+    __m512 pat[SSX_TMAX_HEAD / 2 * K];
+    pair_positions(x, T, pat);
+    int Te = T & ~7; /* positions in groups of eight (four pairs) */
+    int64_t b = b0;
+    for (; b + 2 <= b1; b += 2) {
+        const float *w0 = wb + b * K * 8, *w1 = w0 + K * 8;
+        for (int t = 0; t < Te; t += 8) {
+            const __m512 *p = pat + (t / 2) * K;
+            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
+            __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+            for (int k = 0; k < K; k++) {
+                __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + k * 8));
+                __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(w1 + k * 8));
+                __m512 x0 = p[k], x1 = p[K + k], x2 = p[2 * K + k], x3 = p[3 * K + k];
+                a00 = _mm512_fmadd_ps(u, x0, a00);
+                a10 = _mm512_fmadd_ps(v, x0, a10);
+                a01 = _mm512_fmadd_ps(u, x1, a01);
+                a11 = _mm512_fmadd_ps(v, x1, a11);
+                a02 = _mm512_fmadd_ps(u, x2, a02);
+                a12 = _mm512_fmadd_ps(v, x2, a12);
+                a03 = _mm512_fmadd_ps(u, x3, a03);
+                a13 = _mm512_fmadd_ps(v, x3, a13);
+            }
+            __m512 acc[2][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}};
+            for (int r = 0; r < 2; r++)
+                for (int q = 0; q < 4; q++) {
+                    float *o = out + (int64_t)(t + 2 * q) * ld + (b + r) * 8;
+                    _mm256_storeu_ps(o, _mm512_castps512_ps256(acc[r][q]));
+                    _mm256_storeu_ps(o + ld, _mm512_extractf32x8_ps(acc[r][q], 1));
+                }
+        }
+    }
+    if (b < b1) head_fwd_avx2(wb, b, b1, x, Te, out, ld);
+    if (Te < T) head_fwd_avx2(wb, b0, b1, x + Te * K, T - Te, out + Te * ld, ld);
+}
+
+AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x, int T,
+                                     int64_t b0, int64_t b1, float *dwb) {
+    /* pat[t * K/2 + k/2] = (x[t][k] x8 | x[t][k+1] x8) */
+    __m512 pat[SSX_TMAX_HEAD * K / 2];
+    for (int t = 0; t < T; t++)
+        for (int k = 0; k < K; k += 2)
+            pat[t * (K / 2) + k / 2] = _mm512_insertf32x8(_mm512_set1_ps(x[t * K + k]),
+                                                          _mm256_set1_ps(x[t * K + k + 1]), 1);
+    int64_t b = b0;
+    for (; b + 2 <= b1; b += 2) {
+        float *d0 = dwb + b * K * 8, *d1 = d0 + K * 8;
+        for (int k = 0; k < K; k += 8) {
+            __m512 a00 = _mm512_loadu_ps(d0 + k * 8), a01 = _mm512_loadu_ps(d0 + (k + 2) * 8),
+                   a02 = _mm512_loadu_ps(d0 + (k + 4) * 8), a03 = _mm512_loadu_ps(d0 + (k + 6) * 8),
+                   a10 = _mm512_loadu_ps(d1 + k * 8), a11 = _mm512_loadu_ps(d1 + (k + 2) * 8),
+                   a12 = _mm512_loadu_ps(d1 + (k + 4) * 8), a13 = _mm512_loadu_ps(d1 + (k + 6) * 8);
+            for (int t = 0; t < T; t++) {
+                __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + b * 8));
+                __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + b * 8 + 8));
+                const __m512 *p = pat + t * (K / 2) + k / 2;
+                __m512 x0 = p[0], x1 = p[1], x2 = p[2], x3 = p[3];
+                a00 = _mm512_fmadd_ps(u, x0, a00);
+                a10 = _mm512_fmadd_ps(v, x0, a10);
+                a01 = _mm512_fmadd_ps(u, x1, a01);
+                a11 = _mm512_fmadd_ps(v, x1, a11);
+                a02 = _mm512_fmadd_ps(u, x2, a02);
+                a12 = _mm512_fmadd_ps(v, x2, a12);
+                a03 = _mm512_fmadd_ps(u, x3, a03);
+                a13 = _mm512_fmadd_ps(v, x3, a13);
+            }
+            _mm512_storeu_ps(d0 + k * 8, a00);
+            _mm512_storeu_ps(d0 + (k + 2) * 8, a01);
+            _mm512_storeu_ps(d0 + (k + 4) * 8, a02);
+            _mm512_storeu_ps(d0 + (k + 6) * 8, a03);
+            _mm512_storeu_ps(d1 + k * 8, a10);
+            _mm512_storeu_ps(d1 + (k + 2) * 8, a11);
+            _mm512_storeu_ps(d1 + (k + 4) * 8, a12);
+            _mm512_storeu_ps(d1 + (k + 6) * 8, a13);
+        }
+    }
+    if (b < b1) head_bwd_w_avx2(dl, ld, x, T, b, b1, dwb);
+}
+
+AVX512 static void head_bwd_x_avx512(const float *dl, int64_t ld, const float *wb, int T,
+                                     int64_t b0, int64_t b1, float *part) {
+    int Te = T & ~3; /* positions in groups of four */
+    for (int64_t c0 = b0; c0 < b1; c0 += BX_CHUNK) {
+        int64_t c1 = c0 + BX_CHUNK < b1 ? c0 + BX_CHUNK : b1;
+        for (int t = 0; t < Te; t += 4)
+            for (int k = 0; k < K; k += 8) { /* lanes: features (k, k+1) x rows */
+                float *p0 = part + (t * K + k) * 8;
+                __m512 acc[4][4];
+                for (int r = 0; r < 4; r++)
+                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(p0 + (r * K + 2 * q) * 8);
+                for (int64_t b = c0; b < c1; b++) {
+                    const float *w = wb + (b * K + k) * 8;
+                    __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16),
+                           w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+                    for (int r = 0; r < 4; r++) {
+                        __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + (t + r) * ld + b * 8));
+                        acc[r][0] = _mm512_fmadd_ps(u, w0, acc[r][0]);
+                        acc[r][1] = _mm512_fmadd_ps(u, w1, acc[r][1]);
+                        acc[r][2] = _mm512_fmadd_ps(u, w2, acc[r][2]);
+                        acc[r][3] = _mm512_fmadd_ps(u, w3, acc[r][3]);
+                    }
+                }
+                for (int r = 0; r < 4; r++)
+                    for (int q = 0; q < 4; q++) _mm512_storeu_ps(p0 + (r * K + 2 * q) * 8, acc[r][q]);
+            }
+        if (Te < T)
+            head_bwd_x_avx2(dl + Te * ld, ld, wb, T - Te, c0, c1, part + Te * K * 8);
+    }
+}
+
+void ssx_head_kernels(ssx_kernel_set *k, int level) {
+    k->head_fwd = level >= 2 ? head_fwd_avx512 : level ? head_fwd_avx2 : head_fwd_scalar;
+    k->head_bwd_w = level >= 2 ? head_bwd_w_avx512 : level ? head_bwd_w_avx2 : head_bwd_w_scalar;
+    k->head_bwd_x = level >= 2 ? head_bwd_x_avx512 : level ? head_bwd_x_avx2 : head_bwd_x_scalar;
 }

@@ -42,6 +42,20 @@ static double exp_sum_dot_scalar(const float *x, int64_t n8, float shift, float 
     return sum8(acc);
 }
 
+static double exp_sum_ent_scalar(const float *x, int64_t n8, float shift, float *e,
+                                 int64_t nv, double *ent) {
+    double acc[8] = {0}, h[8] = {0};
+    for (int64_t i = 0; i < n8; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float d = x[i + l] - shift;
+            e[i + l] = ssx_expf(d);
+            acc[l] += (double)e[i + l];
+            if (i + l < nv) h[l] += (double)e[i + l] * (double)d;
+        }
+    *ent = sum8(h);
+    return sum8(acc);
+}
+
 static uint64_t freq_scalar(const float *e, int64_t n, double scale, uint32_t *f) {
     uint64_t tot = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -110,6 +124,39 @@ AVX2 static double exp_sum_dot_avx2(const float *x, int64_t n8, float shift, flo
     return sum8(acc);
 }
 
+AVX2 static double exp_sum_ent_avx2(const float *x, int64_t n8, float shift, float *e,
+                                    int64_t nv, double *ent) {
+    __m256d lo = _mm256_setzero_pd(), hi = lo, hlo = lo, hhi = lo;
+    __m256 s = _mm256_set1_ps(shift);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t i = 0; i < n8; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), s);
+        __m256 v = expf8(d);
+        _mm256_storeu_ps(e + i, v);
+        __m256d vl = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        __m256d vh = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        lo = _mm256_add_pd(lo, vl);
+        hi = _mm256_add_pd(hi, vh);
+        if (i + 8 > nv) { /* lanes at or past nv add nothing (+0 changes no sum here) */
+            int64_t left = nv - i < 0 ? 0 : nv - i;
+            __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left), iota);
+            d = _mm256_and_ps(d, _mm256_castsi256_ps(keep));
+            v = _mm256_and_ps(v, _mm256_castsi256_ps(keep));
+            vl = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+            vh = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        }
+        hlo = _mm256_add_pd(hlo, _mm256_mul_pd(vl, _mm256_cvtps_pd(_mm256_castps256_ps128(d))));
+        hhi = _mm256_add_pd(hhi, _mm256_mul_pd(vh, _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1))));
+    }
+    double acc[8];
+    _mm256_storeu_pd(acc, hlo);
+    _mm256_storeu_pd(acc + 4, hhi);
+    *ent = sum8(acc);
+    _mm256_storeu_pd(acc, lo);
+    _mm256_storeu_pd(acc + 4, hi);
+    return sum8(acc);
+}
+
 AVX2 static uint64_t freq_avx2(const float *e, int64_t n, double scale, uint32_t *f) {
     __m256d sc = _mm256_set1_pd(scale);
     __m128i one = _mm_set1_epi32(1);
@@ -131,9 +178,91 @@ AVX2 static uint64_t freq_avx2(const float *e, int64_t n, double scale, uint32_t
     return sum;
 }
 
-void ssx_softmax_kernels(ssx_kernel_set *k, int avx2) {
+/* AVX-512: sixteen values a step, added to the eight double lanes as two
+ * halves in index order, so every lane sums what its AVX2 twin sums, in the
+ * same order. */
+AVX512 static double exp_sum_avx512(const float *x, int64_t n8, float shift, float *e) {
+    __m512d acc = _mm512_setzero_pd();
+    __m512 s = _mm512_set1_ps(shift);
+    int64_t i = 0;
+    for (; i + 16 <= n8; i += 16) {
+        __m512 v = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
+        _mm512_storeu_ps(e + i, v);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+    }
+    if (i < n8) {
+        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(shift)));
+        _mm256_storeu_ps(e + i, v);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(v));
+    }
+    double a[8];
+    _mm512_storeu_pd(a, acc);
+    return sum8(a);
+}
+
+AVX512 static double exp_sum_ent_avx512(const float *x, int64_t n8, float shift, float *e,
+                                        int64_t nv, double *ent) {
+    __m512d acc = _mm512_setzero_pd(), h = acc;
+    __m512 s = _mm512_set1_ps(shift);
+    for (int64_t i = 0; i < n8; i += 16) {
+        __mmask16 in = i + 16 <= n8 ? 0xffff : 0x00ff; /* n8 is a multiple of 8 */
+        __m512 d = _mm512_maskz_sub_ps(in, _mm512_maskz_loadu_ps(in, x + i), s);
+        __m512 v = expf16(d);
+        _mm512_mask_storeu_ps(e + i, in, v);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        if (in == 0xffff) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+        int64_t left = nv - i < 0 ? 0 : nv - i > 16 ? 16 : nv - i;
+        __mmask16 keep = (__mmask16)((1u << left) - 1u) & in;
+        d = _mm512_maskz_mov_ps(keep, d); /* lanes at or past nv add +0 */
+        v = _mm512_maskz_mov_ps(keep, v);
+        h = _mm512_add_pd(h, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                                           _mm512_cvtps_pd(_mm512_castps512_ps256(d))));
+        if (in == 0xffff)
+            h = _mm512_add_pd(h, _mm512_mul_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)),
+                                               _mm512_cvtps_pd(_mm512_extractf32x8_ps(d, 1))));
+    }
+    double a[8];
+    _mm512_storeu_pd(a, h);
+    *ent = sum8(a);
+    _mm512_storeu_pd(a, acc);
+    return sum8(a);
+}
+
+AVX512 static double exp_sum_dot_avx512(const float *x, int64_t n8, float shift, float *e,
+                                        const float *const *vec, int nvec, double *dot) {
+    __m512d acc = _mm512_setzero_pd(), d[SSX_MAX_DOT];
+    for (int k = 0; k < SSX_MAX_DOT; k++) d[k] = acc;
+    __m512 s = _mm512_set1_ps(shift);
+    for (int64_t i = 0; i < n8; i += 16) {
+        __mmask16 in = i + 16 <= n8 ? 0xffff : 0x00ff;
+        __m512 v = expf16(_mm512_maskz_sub_ps(in, _mm512_maskz_loadu_ps(in, x + i), s));
+        _mm512_mask_storeu_ps(e + i, in, v);
+        __m512d vl = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d vh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        acc = _mm512_add_pd(acc, vl);
+        if (in == 0xffff) acc = _mm512_add_pd(acc, vh);
+        for (int k = 0; k < nvec; k++) {
+            __m512 a = _mm512_maskz_loadu_ps(in, vec[k] + i);
+            d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vl, _mm512_cvtps_pd(_mm512_castps512_ps256(a))));
+            if (in == 0xffff)
+                d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
+        }
+    }
+    double a[8];
+    for (int k = 0; k < nvec; k++) {
+        _mm512_storeu_pd(a, d[k]);
+        dot[k] = sum8(a);
+    }
+    _mm512_storeu_pd(a, acc);
+    return sum8(a);
+}
+
+void ssx_softmax_kernels(ssx_kernel_set *k, int level) {
+    int avx2 = level > 0;
     k->max = avx2 ? max_avx2 : max_scalar;
-    k->exp_sum = avx2 ? exp_sum_avx2 : exp_sum_scalar;
-    k->exp_sum_dot = avx2 ? exp_sum_dot_avx2 : exp_sum_dot_scalar;
+    k->exp_sum = level >= 2 ? exp_sum_avx512 : avx2 ? exp_sum_avx2 : exp_sum_scalar;
+    k->exp_sum_dot = level >= 2 ? exp_sum_dot_avx512 : avx2 ? exp_sum_dot_avx2 : exp_sum_dot_scalar;
+    k->exp_sum_ent = level >= 2 ? exp_sum_ent_avx512 : avx2 ? exp_sum_ent_avx2 : exp_sum_ent_scalar;
     k->freq = avx2 ? freq_avx2 : freq_scalar;
 }

@@ -27,6 +27,11 @@ typedef struct ssx_kernel_set {
      * (double lanes, product then sum, reduced in the same fixed order). */
     double (*exp_sum_dot)(const float *x, int64_t n8, float shift, float *e,
                           const float *const *vec, int nvec, double *dot);
+    /* exp_sum that also sets *ent = sum over i < nv (nv <= n8) of e[i] * (x[i] -
+     * shift), (x - shift) rounded to float, in double lanes (i % 8) reduced in
+     * the same fixed order: the softmax entropy's numerator in the same pass. */
+    double (*exp_sum_ent)(const float *x, int64_t n8, float shift, float *e, int64_t nv,
+                          double *ent);
     /* f[i] = 1 + trunc(e[i] * scale) for i < n; returns the sum of f. */
     uint64_t (*freq)(const float *e, int64_t n, double scale, uint32_t *f);
 
@@ -62,6 +67,7 @@ typedef struct ssx_kernel_set {
 } ssx_kernel_set;
 
 #define SSX_DM 32 /* model width; the head kernels are written for it */
+#define SSX_TMAX_HEAD 64 /* most positions per head kernel call (SSM_TMAX) */
 /* Adam constants: g' = g*GS; m = B1*m + C1*g'; v = B2*v + C2*g'*g';
  * p -= LR * (m*IBC1) / (sqrt(v*IBC2) + EPS)   (NLR holds -LR). */
 enum { SSX_ADAM_B1, SSX_ADAM_C1, SSX_ADAM_B2, SSX_ADAM_C2, SSX_ADAM_IBC1,
@@ -70,10 +76,10 @@ enum { SSX_ADAM_B1, SSX_ADAM_C1, SSX_ADAM_B2, SSX_ADAM_C2, SSX_ADAM_IBC1,
 extern const ssx_kernel_set *ssx_k;
 
 /* Each kernel file fills its entries of a set. */
-void ssx_softmax_kernels(ssx_kernel_set *k, int avx2);
-void ssx_elem_kernels(ssx_kernel_set *k, int avx2);
+void ssx_softmax_kernels(ssx_kernel_set *k, int level);
+void ssx_elem_kernels(ssx_kernel_set *k, int level);
 void ssx_linear_kernels(ssx_kernel_set *k, int avx2);
-void ssx_head_kernels(ssx_kernel_set *k, int avx2);
+void ssx_head_kernels(ssx_kernel_set *k, int level); /* 0 scalar, 1 AVX2, 2 AVX-512 */
 
 /* The fixed reduction of eight float lanes shared by both paths. */
 static inline float ssx_sum8f(const float a[8]) {

@@ -103,6 +103,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->unseen_m);
     free(m->unseen_z);
     free(m->segtot);
+    free(m->segmx);
     free(m->out.p);
     free(m->prog);
     ssx_ssm_free(m->ssm);
@@ -179,6 +180,7 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
              c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segdot, SSX_MAX_DOT * sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segtot, sizeof(uint64_t), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
+        grow((void **)&m->segmx, sizeof(float), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         (m->ssm && ssx_ssm_reserve(m->ssm, c)) || (m->mix && ssx_mixer_reserve(m->mix, c)))
         return SSX_ERR_NOMEM;
     m->cap = c;

@@ -30,6 +30,7 @@ struct ssx_model {
     double *segsum;   /* per segment of the vocabulary: sum of exp */
     double *segdot;   /* per segment: SSX_MAX_DOT sums of exp * dense feature */
     uint64_t *segtot; /* per segment: sum of frequencies */
+    float *segmx;     /* per segment: the largest logit */
     ssx_buf out;      /* encoder output */
     ssx_stats st;
     double *prog;          /* (tokens, ideal_bits) pairs, see ssx_model_progress */

@@ -59,10 +59,13 @@ typedef struct lcache {
     float xconv[TM][DI], sigc[TM][DI], xc[TM][DI];
     float p[TM][XP]; /* B | C | delta | zero padding */
     float pre[TM][DI], sigp[TM][DI], delta[TM][DI];
+    /* The scan's arrays are state-major, [j][i] = [j * DI + i]: the channels
+     * fill the vector lanes and each channel's sum over the states stays one
+     * chain in state order, as the reference writes it. */
     float dA[TM][DI * DS], h[TM][DI * DS];
     float h0[DI * DS]; /* state at the chunk start */
     float y[TM][DI], sigz[TM][DI], sz[TM][DI], g[TM][DI];
-    float A[DI * DS]; /* -exp(A_log), refreshed after each update */
+    float A[DI * DS]; /* -exp(A_log) state-major, refreshed after each update */
 } lcache;
 
 struct ssx_ssm {
@@ -80,6 +83,7 @@ struct ssx_ssm {
     float mx[TM];
     float *part;               /* head_bwd_x partials: [nsb][TM][DM][8] */
     double *red;               /* per super-block double partials */
+    float *smx;                /* per super-block maxima: [nsb][TM] */
     lcache lc[NL];
     float xL[TM][DM], xfhat[TM][DM], rstdf[TM], xf[TM][DM];
     float dX[TM][DM], dxf[TM][DM];
@@ -91,6 +95,8 @@ struct ssx_ssm {
     struct { /* backward scratch of one layer */
         float dg[TM][DI], dy[TM][DI], dv[TM][2 * DI], dxc[TM][DI];
         float dp[TM][XP], du[TM][DM], dxs[TM + DC - 1][DI], dh[DI * DS];
+        float ga[DI * DS], vb[DI * DS], vc[DI * DS]; /* state-major */
+        float acc[TM * DM * 8]; /* head_bwd_x partials, summed */
     } bs;
     int trained;
 };
@@ -127,10 +133,11 @@ static void bind(layer L[NL], float *base) {
 #define LNF_B(base) ((base) + NL * LAYER_SIZE + DM)
 
 static void refresh_A(ssx_ssm *s) {
+    float e[DI * DS];
     for (int l = 0; l < NL; l++) {
-        float *A = s->lc[l].A;
-        ssx_k->vexp(s->pl[l].g[P_A_LOG], A, DI * DS);
-        for (int i = 0; i < DI * DS; i++) A[i] = -A[i];
+        ssx_k->vexp(s->pl[l].g[P_A_LOG], e, DI * DS);
+        for (int i = 0; i < DI; i++)
+            for (int j = 0; j < DS; j++) s->lc[l].A[j * DI + i] = -e[i * DS + j];
     }
 }
 
@@ -186,7 +193,7 @@ void ssx_ssm_free(ssx_ssm *s) {
     free(s->etouched);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
-    free(s->L); free(s->X); free(s->part); free(s->red);
+    free(s->L); free(s->X); free(s->part); free(s->red); free(s->smx);
     free(s);
 }
 
@@ -219,9 +226,11 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     int nsb = (cap + SB_ROWS - 1) / SB_ROWS;
     free(s->part);
     free(s->red);
+    free(s->smx);
+    s->smx = (float *)malloc((size_t)nsb * TM * sizeof(float));
     s->part = (float *)malloc((size_t)nsb * TM * DM * 8 * sizeof(float));
     s->red = (double *)malloc((size_t)nsb * TM * 2 * sizeof(double));
-    if (!s->L || !s->X || !s->part || !s->red) return -1;
+    if (!s->L || !s->X || !s->part || !s->red || !s->smx) return -1;
     for (int t = 0; t < TM; t++) s->ve_at[t] = -1;
     s->cap = cap;
     return 0;
@@ -256,6 +265,52 @@ static void sigmoid_n(const float *x, float *sig, int n) {
     for (int i = 0; i < n; i++) sig[i] = -x[i];
     ssx_k->vexp(sig, sig, n);
     for (int i = 0; i < n; i++) sig[i] = 1.0f / (1.0f + sig[i]);
+}
+
+/* One state j of the scan for all channels (the lanes):
+ * h = dA hp + bx B_j, y += h C_j. */
+WIDE static void scan_step(const float *restrict dA, const float *restrict hp,
+                           const float *restrict bx, float Bj, float Cj, float *restrict h,
+                           float *restrict y) {
+    for (int i = 0; i < DI; i++) {
+        float hv = dA[i] * hp[i] + bx[i] * Bj;
+        h[i] = hv;
+        y[i] += hv * Cj;
+    }
+}
+
+/* Its backward for one state j: dh carries the state's gradient back one
+ * position; dd, dbx are per-channel chains; vb, vc the terms of dB_j, dC_j. */
+WIDE static void scan_back_step(float *restrict dh, const float *restrict dy, float Cj,
+                                float Bj, const float *restrict h, const float *restrict hp,
+                                const float *restrict dA, const float *restrict A,
+                                const float *restrict dl, const float *restrict dix,
+                                float *restrict dd, float *restrict dbx, float *restrict ga,
+                                float *restrict vb, float *restrict vc) {
+    for (int i = 0; i < DI; i++) {
+        float dhq = dh[i] + dy[i] * Cj;
+        vc[i] = dy[i] * h[i];
+        float t1 = dhq * hp[i] * dA[i];
+        dd[i] += t1 * A[i];
+        ga[i] += t1 * dl[i] * A[i];
+        dbx[i] += dhq * Bj;
+        vb[i] = dhq * dix[i];
+        dh[i] = dhq * dA[i];
+    }
+}
+
+/* dB_j, dC_j = sums of vb, vc over the channels, in channel order (one chain
+ * per state, the reference's order); the 32 chains run side by side. */
+WIDE static void channel_sums(const float *restrict vb, const float *restrict vc,
+                              float *restrict dB, float *restrict dC) {
+    float sb[DS], sc[DS];
+    for (int j = 0; j < DS; j++) sb[j] = sc[j] = 0.0f;
+    for (int i = 0; i < DI; i++)
+        for (int j = 0; j < DS; j++) {
+            sc[j] += vc[j * DI + i];
+            sb[j] += vb[j * DI + i];
+        }
+    for (int j = 0; j < DS; j++) { dB[j] = sb[j]; dC[j] = sc[j]; }
 }
 
 /* One layer over positions [t0, t0+T): x (in/out, [T][DM]) is the residual
@@ -297,22 +352,17 @@ WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM])
             if (c->pre[t][i] > 20.0f) c->delta[t][i] = c->pre[t][i];
     for (int t = t0; t < t0 + T; t++) {
         float *dA = c->dA[t];
-        for (int i = 0; i < DI; i++)
-            for (int j = 0; j < DS; j++) dA[i * DS + j] = c->delta[t][i] * c->A[i * DS + j];
+        for (int j = 0; j < DS; j++)
+            for (int i = 0; i < DI; i++) dA[j * DI + i] = c->delta[t][i] * c->A[j * DI + i];
         ssx_k->vexp(dA, dA, DI * DS);
         const float *hp = t > 0 ? c->h[t - 1] : c->h0;
         float *h = c->h[t];
         const float *B = c->p[t], *C = c->p[t] + DS;
-        for (int i = 0; i < DI; i++) {
-            float bx = c->delta[t][i] * c->xc[t][i], hc[DS], y = 0.0f;
-            float *hi = h + i * DS;
-            for (int j = 0; j < DS; j++) {
-                hi[j] = dA[i * DS + j] * hp[i * DS + j] + bx * B[j];
-                hc[j] = hi[j] * C[j];
-            }
-            for (int j = 0; j < DS; j++) y += hc[j]; /* in order, as one chain */
-            c->y[t][i] = y + g[P_D][i] * c->xc[t][i];
-        }
+        float bx[DI], y[DI];
+        for (int i = 0; i < DI; i++) { bx[i] = c->delta[t][i] * c->xc[t][i]; y[i] = 0.0f; }
+        for (int j = 0; j < DS; j++) /* y: per channel one chain in state order */
+            scan_step(dA + j * DI, hp + j * DI, bx, B[j], C[j], h + j * DI, y);
+        for (int i = 0; i < DI; i++) c->y[t][i] = y[i] + g[P_D][i] * c->xc[t][i];
     }
     for (int t = t0; t < t0 + T; t++) sigmoid_n(c->v[t] + DI, c->sigz[t], DI);
     for (int t = t0; t < t0 + T; t++)
@@ -335,54 +385,56 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
-/* sum of e[v] * (l[v] - m) over [v0, v1) in eight double lanes. */
-WIDE static double entropy_part(const float *l, const float *e, float m, int64_t v0,
-                                int64_t v1) {
-    double lanes[8] = {0};
-    int64_t v = v0;
-    for (; v + 8 <= v1; v += 8)
-        for (int q = 0; q < 8; q++) lanes[q] += (double)e[v + q] * (double)(l[v + q] - m);
-    for (int q = 0; v < v1; v++, q++) lanes[q] += (double)e[v] * (double)(l[v] - m);
-    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-}
-
 /* Head logits, softmax sums and entropy terms for positions [t0, t0+T):
- * per super-block partials, combined in super-block order. */
+ * per super-block partials (maxima, sums), combined in super-block order.
+ * One team: each thread keeps the same super-blocks in both passes. */
 static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy) {
     int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
     int nsb = nsb_of(ve);
     float *L = s->L + t0 * ld;
-    /* phase 1: logits, padding rows excluded by a very negative logit */
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
-    for (int sb = 0; sb < nsb; sb++) {
+    double *red = s->red;
+    float *smx = s->smx;
+#pragma omp parallel num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
+    {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
-        int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
-        ssx_k->head_fwd(s->W, b0, b1, s->xf[t0], T, L, ld);
-    }
-    for (int t = 0; t < T; t++) {
-        for (int64_t v = ve; v < ve8; v++) L[t * ld + v] = SSX_PAD_LOGIT;
-        s->mx[t0 + t] = ssx_k->max(L + t * ld, ve);
-    }
-    /* phase 2: exp, sums */
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
-    for (int sb = 0; sb < nsb; sb++) {
-        ssx_fp_enter(); /* worker threads start with the default MXCSR */
-        int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
+        /* logits; padding rows get a very negative logit; maxima over [0, ve) */
+#pragma omp for schedule(static)
+        for (int sb = 0; sb < nsb; sb++) {
+            int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
+            ssx_k->head_fwd(s->W, b0, b1, s->xf[t0], T, L, ld);
+            int64_t v0 = b0 * 8, v1 = b1 * 8 < ve ? b1 * 8 : ve;
+            for (int t = 0; t < T; t++) {
+                for (int64_t v = ve; v < b1 * 8; v++) L[t * ld + v] = SSX_PAD_LOGIT;
+                smx[sb * TM + t] = ssx_k->max(L + t * ld + v0, v1 - v0);
+            }
+        }
+#pragma omp single
         for (int t = 0; t < T; t++) {
-            const float *l = L + t * ld;
-            float *e = s->X + (t0 + t) * ld;
-            float m = s->mx[t0 + t];
-            s->red[((size_t)sb * TM + t) * 2] = ssx_k->exp_sum(l + v0, v1 - v0, m, e + v0);
-            s->red[((size_t)sb * TM + t) * 2 + 1] =
-                want_entropy ? entropy_part(l, e, m, v0, v1 < ve ? v1 : ve) : 0.0;
+            float m = smx[t];
+            for (int sb = 1; sb < nsb; sb++) m = smx[sb * TM + t] > m ? smx[sb * TM + t] : m;
+            s->mx[t0 + t] = m;
+        }
+        /* exp, sums and entropy numerators */
+#pragma omp for schedule(static)
+        for (int sb = 0; sb < nsb; sb++) {
+            int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
+            for (int t = 0; t < T; t++) {
+                const float *l = L + t * ld + v0;
+                float *e = s->X + (t0 + t) * ld + v0;
+                float m = s->mx[t0 + t];
+                double *r = red + ((size_t)sb * TM + t) * 2;
+                if (want_entropy)
+                    r[0] = ssx_k->exp_sum_ent(l, v1 - v0, m, e, (v1 < ve ? v1 : ve) - v0, &r[1]);
+                else
+                    r[0] = ssx_k->exp_sum(l, v1 - v0, m, e), r[1] = 0.0;
+            }
         }
     }
     for (int t = 0; t < T; t++) {
         double sum = 0.0, hs = 0.0;
         for (int sb = 0; sb < nsb; sb++) {
-            sum += s->red[((size_t)sb * TM + t) * 2];
-            hs += s->red[((size_t)sb * TM + t) * 2 + 1];
+            sum += red[((size_t)sb * TM + t) * 2];
+            hs += red[((size_t)sb * TM + t) * 2 + 1];
         }
         s->S[t0 + t] = sum;
         s->Hs[t0 + t] = hs;
@@ -424,43 +476,42 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
             dy[t][i] = dg[t][i] * c->sz[t][i];
             dv[t][DI + i] = dg[t][i] * c->y[t][i] * (sg * (1.0f + z * (1.0f - sg)));
         }
+    float *ga = s->bs.ga, *vb = s->bs.vb, *vc = s->bs.vc;
     memset(dh, 0, sizeof s->bs.dh);
+    memset(ga, 0, sizeof s->bs.ga);
     memset(dp, 0, sizeof(float) * XP * T);
     for (int t = T - 1; t >= 0; t--) {
-        const float *hp = t > 0 ? c->h[t - 1] : c->h0;
+        const float *hp = t > 0 ? c->h[t - 1] : c->h0, *A = c->A;
         const float *h = c->h[t], *dA = c->dA[t], *B = c->p[t], *C = c->p[t] + DS;
+        const float *dyt = dy[t], *xc = c->xc[t], *dl = c->delta[t];
         float *dB = dp[t], *dC = dp[t] + DS;
+        float dd[DI], dbx[DI], dix[DI];
+        for (int i = 0; i < DI; i++) {
+            G[P_D][i] += dyt[i] * xc[i];
+            dd[i] = dbx[i] = 0.0f;
+            dix[i] = dl[i] * xc[i];
+        }
+        /* channels in the lanes; dd and dbx are one chain per channel in
+         * state order */
+        for (int j = 0; j < DS; j++) {
+            int q = j * DI;
+            scan_back_step(dh + q, dyt, C[j], B[j], h + q, hp + q, dA + q, A + q, dl, dix,
+                           dd, dbx, ga + q, vb + q, vc + q);
+        }
+        channel_sums(vb, vc, dB, dC);
         float ddelta_sum = 0.0f;
         for (int i = 0; i < DI; i++) {
-            float dyi = dy[t][i], xci = c->xc[t][i], di = c->delta[t][i];
-            float dd = 0.0f, dbx = 0.0f, ta[DS], hb[DS];
-            G[P_D][i] += dyi * xci;
-            float dx_i = dyi * g[P_D][i];
-            const float *A = c->A + i * DS;
-            float *ga = G[P_A_LOG] + i * DS, *dhi = dh + i * DS;
-            const float *hi = h + i * DS, *hpi = hp + i * DS, *dAi = dA + i * DS;
-            for (int j = 0; j < DS; j++) { /* element-wise: vectorises */
-                float dhq = dhi[j] + dyi * C[j];
-                dC[j] += dyi * hi[j];
-                float t1 = dhq * hpi[j] * dAi[j];
-                ta[j] = t1 * A[j];
-                ga[j] += t1 * di * A[j];
-                hb[j] = dhq * B[j];
-                dB[j] += dhq * (di * xci);
-                dhi[j] = dhq * dAi[j];
-            }
-            for (int j = 0; j < DS; j++) dd += ta[j]; /* in order, as one chain */
-            for (int j = 0; j < DS; j++) dbx += hb[j];
-            dd += dbx * xci;
-            dx_i += dbx * di;
-            dxc[t][i] = dx_i;
-            float dpre = dd * c->sigp[t][i];
+            float ddi = dd[i] + dbx[i] * xc[i];
+            dxc[t][i] = dyt[i] * g[P_D][i] + dbx[i] * dl[i];
+            float dpre = ddi * c->sigp[t][i];
             G[P_DT_W][i] += dpre * c->p[t][2 * DS];
             G[P_DT_B][i] += dpre;
             ddelta_sum += dpre * g[P_DT_W][i];
         }
         dp[t][2 * DS] = ddelta_sum;
     }
+    for (int i = 0; i < DI; i++)
+        for (int j = 0; j < DS; j++) G[P_A_LOG][i * DS + j] = ga[j * DI + i];
     ssx_k->lin_bwd_w(c->xc[0], dp[0], T, DI, XP, G[P_X_W]);
     ssx_k->lin_bwd_x(dp[0], T, XP, g[P_X_W], DI, dxc[0]);
     memset(dxs, 0, sizeof(float) * DI * (T + DC - 1));
@@ -539,17 +590,16 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
         memset(part, 0, sizeof(float) * T * DM * 8);
         ssx_k->head_bwd_x(s->L, ld, s->W, T, b0, b1, part);
     }
+    /* the super-blocks' partials in order, all lanes at once */
+    float *acc = s->bs.acc;
+    size_t np = (size_t)T * DM * 8;
+    for (size_t i = 0; i < np; i++) acc[i] = 0.0f;
+    for (int sb = 0; sb < nsb; sb++) {
+        const float *pp = s->part + (size_t)sb * TM * DM * 8;
+        for (size_t i = 0; i < np; i++) acc[i] += pp[i];
+    }
     for (int t = 0; t < T; t++)
-        for (int k = 0; k < DM; k++) {
-            float lanes[8];
-            for (int q = 0; q < 8; q++) {
-                float acc = 0.0f;
-                for (int sb = 0; sb < nsb; sb++)
-                    acc += s->part[(((size_t)sb * TM + t) * DM + k) * 8 + q];
-                lanes[q] = acc;
-            }
-            s->dxf[t][k] = ssx_sum8f(lanes);
-        }
+        for (int k = 0; k < DM; k++) s->dxf[t][k] = ssx_sum8f(acc + ((size_t)t * DM + k) * 8);
     /* One thread carries the gradient down through the layers (a serial
      * chain) while the others compute the head's weight gradient and its
      * squared norm, a super-block at a time. */
@@ -726,13 +776,13 @@ void ssx_ssm_state(ssx_ssm *s, float *h, float *conv, int set) {
     for (int l = 0; l < NL; l++) {
         lcache *c = &s->lc[l];
         float *hs = h + (size_t)l * DI * DS, *cs = conv + (size_t)l * (DC - 1) * DI;
-        if (set) {
-            memcpy(c->h0, hs, sizeof c->h0);
-            memcpy(c->win[0], cs, sizeof(float) * (DC - 1) * DI);
-        } else {
-            memcpy(hs, c->h0, sizeof c->h0);
-            memcpy(cs, c->win[0], sizeof(float) * (DC - 1) * DI);
-        }
+        for (int i = 0; i < DI; i++) /* reference layout [i][j] */
+            for (int j = 0; j < DS; j++) {
+                if (set) c->h0[j * DI + i] = hs[i * DS + j];
+                else hs[i * DS + j] = c->h0[j * DI + i];
+            }
+        if (set) memcpy(c->win[0], cs, sizeof(float) * (DC - 1) * DI);
+        else memcpy(cs, c->win[0], sizeof(float) * (DC - 1) * DI);
     }
 }
 

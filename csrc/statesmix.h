@@ -91,11 +91,12 @@ void ssx_xxh64_init(ssx_xxh64 *s, uint64_t seed);
 void ssx_xxh64_update(ssx_xxh64 *s, const uint8_t *p, int64_t n);
 uint64_t ssx_xxh64_digest(const ssx_xxh64 *s);
 
-/* Kernel selection: 1 = AVX2/FMA, 0 = portable scalar.  Both give identical
- * bits; the scalar path exists for machines without AVX2 and for tests. */
+/* Kernel selection by level: 0 = portable scalar, 1 = AVX2/FMA, 2 = AVX-512.
+ * All give identical bits; the scalar path exists for machines without AVX2
+ * and for tests.  available: the best level of this CPU; set clamps to it. */
 int ssx_simd_available(void);
 int ssx_simd_get(void);
-void ssx_simd_set(int on);
+void ssx_simd_set(int level);
 int ssx_openmp_threads(void); /* threads OpenMP would use; 1 without OpenMP */
 
 /* Test access to the SSM (tests/test_ssm_c.py).  Parameter groups are

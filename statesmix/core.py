@@ -104,15 +104,20 @@ def xxh64(data, seed=0):
 
 
 def simd_available():
-    return bool(lib.ssx_simd_available())
+    """The best kernel level of this CPU: 0 scalar, 1 AVX2/FMA, 2 AVX-512."""
+    return lib.ssx_simd_available()
 
 
 def simd_enabled():
-    return bool(lib.ssx_simd_get())
+    """The kernel level in use (0 = scalar); every level gives the same bits."""
+    return lib.ssx_simd_get()
 
 
-def set_simd(on):
-    lib.ssx_simd_set(1 if on else 0)
+def set_simd(level):
+    """Select kernels: False/0 scalar, True the best available, or a level."""
+    if level is True:
+        level = lib.ssx_simd_available()
+    lib.ssx_simd_set(int(level))
 
 
 def openmp_threads():

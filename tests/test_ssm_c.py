@@ -165,8 +165,8 @@ def test_adam_training_matches_reference():
     assert rel_err(got_state["conv"], ref_state["conv"]) < 1e-3
 
 
-def _all_grads_bits(ve, threads):
-    p, st, tin, tgt = random_setup(ve, 32, 6)
+def _all_grads_bits(ve, threads, T=32):
+    p, st, tin, tgt = random_setup(ve, T, 6)
     m = CModel(ve, threads)
     m.set_params(p)
     m.set_state(st)
@@ -182,14 +182,18 @@ def test_bit_exact_across_threads():
 
 
 @pytest.mark.skipif(not core.simd_available(), reason="CPU without AVX2/FMA")
-def test_bit_exact_scalar_vs_avx2():
+@pytest.mark.parametrize("T", [32, 13])
+def test_bit_exact_across_kernel_levels(T):
+    """Scalar, AVX2 and (where the CPU has it) AVX-512 give the same bits; an
+    odd chunk exercises every kernel's remainder paths."""
     ve = 700
     was = core.simd_enabled()
+    bits = []
     try:
-        core.set_simd(True)
-        fast = _all_grads_bits(ve, 1)
-        core.set_simd(False)
-        slow = _all_grads_bits(ve, 1)
+        for level in range(core.simd_available() + 1):
+            core.set_simd(level)
+            assert core.simd_enabled() == level
+            bits.append(_all_grads_bits(ve, 1, T))
     finally:
         core.set_simd(was)
-    assert fast == slow
+    assert all(b == bits[0] for b in bits[1:])
