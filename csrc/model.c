@@ -19,6 +19,7 @@ void ssx_config_default(ssx_config *cfg) {
     cfg->lr = 0.002f;
     cfg->label_smooth = 0.12f;
     cfg->ngram_mem_mb = 1024;
+    cfg->train_steps = 2;
 }
 
 #define SSX_MAX_VOCAB (1 << 22)
@@ -49,6 +50,7 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
         if (cfg->chunk < 1 || cfg->chunk > SSM_TMAX) return NULL;
         if (!(cfg->lr > 0.0f && cfg->lr < 1.0f)) return NULL;
         if (!(cfg->label_smooth >= 0.0f && cfg->label_smooth < 1.0f)) return NULL;
+        if (cfg->train_steps < 1 || cfg->train_steps > 8) return NULL;
     }
     *err = SSX_ERR_NOMEM;
     ssx_model *m = (ssx_model *)calloc(1, sizeof *m);
@@ -57,7 +59,8 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     m->threads = 1;
     m->V = cfg->vocab_size;
     if (cfg->components & SSX_USE_SSM) {
-        m->ssm = ssx_ssm_new(cfg->seed, cfg->chunk, cfg->lr, cfg->label_smooth);
+        m->ssm = ssx_ssm_new(cfg->seed, cfg->chunk, cfg->lr, cfg->label_smooth,
+                             cfg->train_steps);
         if (!m->ssm) { free(m); return NULL; }
     }
     if (cfg->components & SSX_USE_NGRAM) {

@@ -69,7 +69,7 @@ typedef struct lcache {
 } lcache;
 
 struct ssx_ssm {
-    int chunk, threads;
+    int chunk, steps, threads; /* steps: per chunk after the warm-up */
     float lr, ls;
     uint32_t seed;
     int32_t cap;   /* vocabulary rows allocated */
@@ -165,11 +165,12 @@ static void init_params(ssx_ssm *s) {
 
 /* ---- lifetime ---- */
 
-ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth) {
-    if (chunk < 1 || chunk > TM) return NULL;
+ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth, int steps) {
+    if (chunk < 1 || chunk > TM || steps < 1) return NULL;
     ssx_ssm *s = (ssx_ssm *)calloc(1, sizeof *s);
     if (!s) return NULL;
     s->chunk = chunk;
+    s->steps = steps;
     s->threads = 1;
     s->lr = lr;
     s->ls = label_smooth;
@@ -685,7 +686,9 @@ static void state_to_next_chunk(ssx_ssm *s, int T) {
     }
 }
 
-static int steps_for_chunk(int64_t k) { return k <= 10 ? 8 : k <= 30 ? 4 : 2; }
+static int steps_for_chunk(const ssx_ssm *s, int64_t k) {
+    return k <= 10 ? 8 : k <= 30 ? 4 : s->steps;
+}
 
 static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     int reuse = 1;
@@ -720,7 +723,7 @@ void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve) {
         s->b[s->n++] = c;
         if (s->n == s->chunk) {
             s->chunks++;
-            train(s, s->chunk, ve, steps_for_chunk(s->chunks));
+            train(s, s->chunk, ve, steps_for_chunk(s, s->chunks));
             s->n = 0;
         }
     }

@@ -38,6 +38,7 @@ typedef struct ssx_config {
     float lr;             /* Adam learning rate (0.002) */
     float label_smooth;   /* label smoothing epsilon (0.12) */
     uint32_t ngram_mem_mb; /* memory limit of the n-gram tables, MiB (1024) */
+    int32_t train_steps;  /* Adam steps per SSM chunk after the warm-up (2), 1..8 */
 } ssx_config;
 
 /* Running totals a model keeps about what it coded. */

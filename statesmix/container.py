@@ -22,9 +22,13 @@ DEFAULT_BLOCK_SIZE = 1 << 20
 MAX_VOCAB = 1 << 22
 
 _FIXED = struct.Struct("<4sBBBBH32sIH")
-_CONFIG = struct.Struct("<IIfIIffI")
+_CONFIG = struct.Struct("<IIfIIffII")
 _CONFIG_KEYS = ("components", "vocab_size", "count_scale", "seed", "chunk", "lr",
-                "label_smooth", "ngram_mem_mb")
+                "label_smooth", "ngram_mem_mb", "train_steps")
+# Streams written before train_steps existed have the first eight fields;
+# their SSM took the published 2 steps.
+_CONFIG_OLD = struct.Struct("<IIfIIffI")
+_OLD_DEFAULTS = {"train_steps": 2}
 _TRAILER = struct.Struct("<QQ")
 
 
@@ -63,7 +67,7 @@ def parse_header(buf, pos=0):
                              % (version, VERSION))
     if flags & ~KNOWN_FLAGS:
         raise StateSMixError("unknown header flags 0x%02x" % flags)
-    if cfg_len != _CONFIG.size:
+    if cfg_len not in (_CONFIG.size, _CONFIG_OLD.size):
         raise StateSMixError("bad model configuration length %d" % cfg_len)
     if not MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE:
         raise StateSMixError("bad block size %d" % block_size)
@@ -76,7 +80,11 @@ def parse_header(buf, pos=0):
     (check,) = struct.unpack_from("<I", buf, end - 4)
     if check != xxh64(body) & 0xFFFFFFFF:
         raise StateSMixError("corrupt stream header (checksum mismatch)")
-    config = dict(zip(_CONFIG_KEYS, _CONFIG.unpack_from(buf, pos + _FIXED.size)))
+    if cfg_len == _CONFIG.size:
+        config = dict(zip(_CONFIG_KEYS, _CONFIG.unpack_from(buf, pos + _FIXED.size)))
+    else:
+        config = dict(zip(_CONFIG_KEYS, _CONFIG_OLD.unpack_from(buf, pos + _FIXED.size)))
+        config.update(_OLD_DEFAULTS)
     content_size = None
     if flags & FLAG_SIZE:
         (content_size,) = struct.unpack_from("<Q", buf, pos + _FIXED.size + cfg_len)

@@ -261,6 +261,7 @@ def test_absurd_header_fields():
     _fails_at_once(_header(config={"components": 0}))
     _fails_at_once(_header(config={"chunk": 1 << 31}))
     _fails_at_once(_header(config={"count_scale": float("nan")}))
+    _fails_at_once(_header(config={"train_steps": 1 << 31}))
     # unknown vocabulary, wrong vocabulary hash, bad level
     _fails_at_once(_header(vocab_id=0xFFFF))
     _fails_at_once(_header(vocab_sha256=b"\0" * 32))
@@ -377,3 +378,34 @@ def test_memory_limit_refuses_hostile_config():
     with pytest.raises(StateSMixError, match="memory limit"):
         statesmix.decompress(_header(block_size=ct.MAX_BLOCK_SIZE) + b"\0" * 17,
                              memory_limit=64 << 20)
+
+
+@pytest.mark.parametrize("steps", [0, 9])
+def test_bad_train_steps(steps):
+    """With the SSM the training steps must be 1..8."""
+    data = b"abc abc abd " * 40
+    good = statesmix.compress(data, preset="ssm", block_size=1024)
+    header, hlen = ct.parse_header(good, 0)
+    config = dict(header.config, train_steps=steps)
+    bad = ct.Header(header.preset, header.level, header.vocab_id, header.vocab_sha256,
+                    header.block_size, config, header.content_size).pack() + good[hlen:]
+    with pytest.raises(StateSMixError):
+        statesmix.decompress(bad)
+
+
+def test_old_configuration_without_train_steps_decodes():
+    """Streams written before train_steps existed carry a 32-byte
+    configuration; they decode with the 2 steps their SSM took."""
+    data = b"the cat sat on the mat; " * 60
+    new = statesmix.compress(data, preset="paper", block_size=1024)
+    header, hlen = ct.parse_header(new, 0)
+    assert header.config["train_steps"] == 2
+    fixed = ct._FIXED.size
+    (cfg_len,) = struct.unpack_from("<H", new, 46)
+    assert cfg_len == ct._CONFIG.size
+    old = bytearray(new[:fixed - 2] + struct.pack("<H", ct._CONFIG_OLD.size) +
+                    new[fixed:fixed + ct._CONFIG_OLD.size] + new[fixed + cfg_len:hlen])
+    struct.pack_into("<I", old, len(old) - 4, xxh64(bytes(old[:-4])) & 0xFFFFFFFF)
+    parsed, end = ct.parse_header(bytes(old), 0)
+    assert end == len(old) and parsed.config == header.config
+    assert statesmix.decompress(bytes(old) + new[hlen:]) == data
