@@ -36,7 +36,7 @@ static void vlog_scalar(const float *x, float *y, int64_t n) {
 static void adam_scalar(float *p, const float *g, float *m, float *v, int64_t n,
                         const float *c) {
     for (int64_t i = 0; i < n; i++) {
-        float gi = g[i] * c[SSX_ADAM_GS];
+        float gi = (g ? g[i] : 0.0f) * c[SSX_ADAM_GS];
         m[i] = fmaf(c[SSX_ADAM_B1], m[i], c[SSX_ADAM_C1] * gi);
         v[i] = fmaf(c[SSX_ADAM_B2], v[i], c[SSX_ADAM_C2] * (gi * gi));
         float den = sqrtf(v[i] * c[SSX_ADAM_IBC2]) + c[SSX_ADAM_EPS];
@@ -113,7 +113,7 @@ AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t
            eps = _mm256_set1_ps(c[SSX_ADAM_EPS]);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
+        __m256 gi = _mm256_mul_ps(g ? _mm256_loadu_ps(g + i) : _mm256_setzero_ps(), gs);
         __m256 mi = _mm256_fmadd_ps(b1, _mm256_loadu_ps(m + i), _mm256_mul_ps(c1, gi));
         __m256 vi = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v + i),
                                     _mm256_mul_ps(c2, _mm256_mul_ps(gi, gi)));
@@ -124,7 +124,7 @@ AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t
         _mm256_storeu_ps(v + i, vi);
         _mm256_storeu_ps(p + i, pi);
     }
-    if (i < n) adam_scalar(p + i, g + i, m + i, v + i, n - i, c);
+    if (i < n) adam_scalar(p + i, g ? g + i : g, m + i, v + i, n - i, c);
 }
 
 /* AVX-512: the AVX2 operations in sixteen lanes, the same bits. */
@@ -143,7 +143,7 @@ AVX512 static void adam_avx512(float *p, const float *g, float *m, float *v, int
            eps = _mm512_set1_ps(c[SSX_ADAM_EPS]);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), gs);
+        __m512 gi = _mm512_mul_ps(g ? _mm512_loadu_ps(g + i) : _mm512_setzero_ps(), gs);
         __m512 mi = _mm512_fmadd_ps(b1, _mm512_loadu_ps(m + i), _mm512_mul_ps(c1, gi));
         __m512 vi = _mm512_fmadd_ps(b2, _mm512_loadu_ps(v + i),
                                     _mm512_mul_ps(c2, _mm512_mul_ps(gi, gi)));
@@ -154,7 +154,7 @@ AVX512 static void adam_avx512(float *p, const float *g, float *m, float *v, int
         _mm512_storeu_ps(v + i, vi);
         _mm512_storeu_ps(p + i, pi);
     }
-    if (i < n) adam_avx2(p + i, g + i, m + i, v + i, n - i, c);
+    if (i < n) adam_avx2(p + i, g ? g + i : g, m + i, v + i, n - i, c);
 }
 
 void ssx_elem_kernels(ssx_kernel_set *k, int level) {

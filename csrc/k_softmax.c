@@ -258,11 +258,27 @@ AVX512 static double exp_sum_dot_avx512(const float *x, int64_t n8, float shift,
     return sum8(a);
 }
 
+AVX512 static uint64_t freq_avx512(const float *e, int64_t n, double scale, uint32_t *f) {
+    __m512d sc = _mm512_set1_pd(scale);
+    __m256i one = _mm256_set1_epi32(1);
+    __m512i tot = _mm512_setzero_si512();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512d d = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(e + i)), sc);
+        __m256i q = _mm256_add_epi32(_mm512_cvttpd_epi32(d), one);
+        _mm256_storeu_si256((__m256i *)(f + i), q);
+        tot = _mm512_add_epi64(tot, _mm512_cvtepu32_epi64(q));
+    }
+    uint64_t sum = (uint64_t)_mm512_reduce_add_epi64(tot); /* integers: any order */
+    if (i < n) sum += freq_avx2(e + i, n - i, scale, f + i);
+    return sum;
+}
+
 void ssx_softmax_kernels(ssx_kernel_set *k, int level) {
     int avx2 = level > 0;
     k->max = avx2 ? max_avx2 : max_scalar;
     k->exp_sum = level >= 2 ? exp_sum_avx512 : avx2 ? exp_sum_avx2 : exp_sum_scalar;
     k->exp_sum_dot = level >= 2 ? exp_sum_dot_avx512 : avx2 ? exp_sum_dot_avx2 : exp_sum_dot_scalar;
     k->exp_sum_ent = level >= 2 ? exp_sum_ent_avx512 : avx2 ? exp_sum_ent_avx2 : exp_sum_ent_scalar;
-    k->freq = avx2 ? freq_avx2 : freq_scalar;
+    k->freq = level >= 2 ? freq_avx512 : avx2 ? freq_avx2 : freq_scalar;
 }

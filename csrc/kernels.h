@@ -44,7 +44,8 @@ typedef struct ssx_kernel_set {
     void (*mix_dense)(float *out, int64_t n, const uint8_t *cls, float a, const float *x,
                       float b, const float *y, const float kc[8], float c, const float *z,
                       float d, const float *w);
-    /* One Adam step over n parameters with the constants c[SSX_ADAM_*]. */
+    /* One Adam step over n parameters with the constants c[SSX_ADAM_*]; g NULL
+     * is a zero gradient (the same bits as zeros, without reading them). */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);
 
     /* Dense layers with input-major weights w[i][o] (k_linear.c), O % 8 == 0.

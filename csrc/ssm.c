@@ -30,6 +30,10 @@
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
 #define LN_EPS 1e-5f
+/* Adam's bias-correction factors in float reach exactly 1 after 16,628
+ * steps (beta2 = 0.999) and stay there; the lazy embedding update keeps them
+ * for the steps before. */
+#define HIST_STEPS 16640
 
 /* Plain C loops are also compiled for AVX2 (without FMA) and picked by CPU:
  * with contraction off and no reassociation the clones compute identical bits,
@@ -77,6 +81,8 @@ struct ssx_ssm {
     layer pl[NL], gl[NL];
     float *E, *gE, *mE, *vE;   /* [cap][DM] */
     uint8_t *etouched;         /* [cap] row of E has had a gradient */
+    int64_t *ecur;             /* [cap] the Adam step a row of E has caught up to */
+    float hist[HIST_STEPS][2]; /* per Adam step: IBC1, IBC2 */
     float *W, *gW, *mW, *vW;   /* blocked [cap/8][DM][8] */
     float *L, *X;              /* [TM][cap]: logits (then dlogits), exp(logit - max) */
     double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
@@ -91,6 +97,7 @@ struct ssx_ssm {
     int n;        /* pairs collected in the current chunk */
     int32_t prev; /* last token, the input of the next position (-1: none) */
     int64_t chunks, adam_t;
+    int eager; /* E's zero-gradient steps taken at once (see catch_up) */
     double pow1, pow2;
     struct { /* backward scratch of one layer */
         float dg[TM][DI], dy[TM][DI], dv[TM][2 * DI], dxc[TM][DI];
@@ -192,6 +199,7 @@ void ssx_ssm_free(ssx_ssm *s) {
     if (!s) return;
     free(s->P);
     free(s->etouched);
+    free(s->ecur);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
     free(s->L); free(s->X); free(s->part); free(s->red); free(s->smx);
@@ -218,6 +226,10 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     if (!et) return -1;
     memset(et + s->cap, 0, (size_t)(cap - s->cap));
     s->etouched = et;
+    int64_t *ec = (int64_t *)realloc(s->ecur, sizeof(int64_t) * (size_t)cap);
+    if (!ec) return -1;
+    memset(ec + s->cap, 0, sizeof(int64_t) * (size_t)(cap - s->cap));
+    s->ecur = ec;
     /* L and X keep stride cap: their content is per chunk and need not survive,
      * except that a growing vocabulary invalidates the chunk's logits (ve_at). */
     free(s->L);
@@ -238,6 +250,7 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
 }
 
 void ssx_ssm_add_row(ssx_ssm *s, int32_t c) {
+    s->ecur[c] = s->adam_t;
     for (int k = 0; k < DM; k++) {
         s->E[(size_t)c * DM + k] = init_normal(s->seed, 1, (uint64_t)c * DM + k, 0.02f);
         s->W[((size_t)(c / 8) * DM + k) * 8 + c % 8] =
@@ -375,10 +388,14 @@ WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM])
 }
 
 /* Embedding, layers and final LayerNorm for positions [t0, t0+T). */
+static void catch_up(ssx_ssm *s, int64_t r);
+
 static void forward_layers(ssx_ssm *s, int t0, int T) {
     float (*x)[DM] = s->xL;
-    for (int t = t0; t < t0 + T; t++)
+    for (int t = t0; t < t0 + T; t++) {
+        catch_up(s, s->a[t]);
         memcpy(x[t], s->E + (size_t)s->a[t] * DM, sizeof x[t]);
+    }
     for (int l = 0; l < NL; l++) layer_forward(s, l, t0, T, x);
     for (int t = t0; t < t0 + T; t++)
         layernorm(x[t], s->xfhat[t], &s->rstdf[t], s->xf[t], LNF_G(s->P), LNF_B(s->P));
@@ -557,6 +574,13 @@ static void backward_layers(ssx_ssm *s, int T) {
     }
 }
 
+/* d = (e * invs) * inv_t - smooth: the logits' gradient before the target's
+ * share is taken off. */
+WIDE static void dlogits(float *restrict d, const float *restrict e, int64_t n, float invs,
+                         float inv_t, float smooth) {
+    for (int64_t v = 0; v < n; v++) d[v] = (e[v] * invs) * inv_t - smooth;
+}
+
 /* Gradients of the mean label-smoothed cross-entropy over the chunk, from
  * the head activations in L/X/S; returns the loss. */
 WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
@@ -583,8 +607,9 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
             float *d = s->L + t * ld;
             const float *e = s->X + t * ld;
             float invs = (float)(1.0 / s->S[t]);
-            for (int64_t v = b0 * 8; v < b1 * 8; v++)
-                d[v] = v < ve ? (e[v] * invs) * inv_t - smooth : 0.0f;
+            int64_t v1 = b1 * 8 < ve ? b1 * 8 : ve;
+            dlogits(d + b0 * 8, e + b0 * 8, v1 - b0 * 8, invs, inv_t, smooth);
+            for (int64_t v = v1; v < b1 * 8; v++) d[v] = 0.0f;
             if (s->b[t] >= b0 * 8 && s->b[t] < b1 * 8) d[s->b[t]] -= hit;
         }
         float *part = s->part + (size_t)sb * TM * DM * 8;
@@ -623,6 +648,35 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
 
 /* ---- Adam ---- */
 
+/* The constants of Adam step k (1-based); gs scales the gradient. */
+static void adam_consts(const ssx_ssm *s, int64_t k, float gs, float c[SSX_ADAM_N]) {
+    c[SSX_ADAM_B1] = 0.9f;
+    c[SSX_ADAM_C1] = 0.1f;
+    c[SSX_ADAM_B2] = 0.999f;
+    c[SSX_ADAM_C2] = 0.001f;
+    c[SSX_ADAM_IBC1] = k < HIST_STEPS ? s->hist[k][0] : 1.0f;
+    c[SSX_ADAM_IBC2] = k < HIST_STEPS ? s->hist[k][1] : 1.0f;
+    c[SSX_ADAM_NLR] = -s->lr;
+    c[SSX_ADAM_EPS] = 1e-8f;
+    c[SSX_ADAM_GS] = gs;
+}
+
+/* Every row of E that ever had a gradient takes every Adam step, most of
+ * them with a zero gradient (momentum only).  Those steps are deferred until
+ * the row is read: the same operations in the same order, hence the same
+ * bits, and a row that is never read again costs nothing. */
+static void catch_up(ssx_ssm *s, int64_t r) {
+    if (s->ecur[r] == s->adam_t) return;
+    if (s->etouched[r]) { /* untouched rows have m = v = 0: their steps are no-ops */
+        float c[SSX_ADAM_N];
+        for (int64_t k = s->ecur[r] + 1; k <= s->adam_t; k++) {
+            adam_consts(s, k, 1.0f, c);
+            ssx_k->adam(s->E + r * DM, NULL, s->mE + r * DM, s->vE + r * DM, DM, c);
+        }
+    }
+    s->ecur[r] = s->adam_t;
+}
+
 static void adam(ssx_ssm *s, int T, int32_t ve) {
     int64_t ve8 = (int64_t)(ve + 7) / 8 * 8;
     /* E's gradient lives in the chunk's input rows only: sum each row once */
@@ -632,25 +686,26 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
         int dup = 0;
         for (int u = 0; u < t && !dup; u++) dup = s->a[u] == s->a[t];
         if (!dup) { seen[t] = 1; nrm += sumsq(s->gE + (size_t)s->a[t] * DM, DM); }
-        s->etouched[s->a[t]] = 1;
+        s->etouched[s->a[t]] = 2; /* 2: a gradient in this step, 1: earlier only */
     }
     int nsb = nsb_of(ve);
     for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb]; /* from backward() */
     double gn = sqrt(nrm);
-    s->adam_t++;
     s->pow1 *= 0.9; /* beta^t, for the bias corrections */
     s->pow2 *= 0.999;
-    double bc1 = s->pow1, bc2 = s->pow2;
+    float ibc1 = (float)(1.0 / (1.0 - s->pow1)), ibc2 = (float)(1.0 / (1.0 - s->pow2));
+    if (s->adam_t + 1 >= HIST_STEPS && !s->eager && (ibc1 != 1.0f || ibc2 != 1.0f)) {
+        /* past the history with factors still above 1 (never with these
+         * betas): bring every row up to date and update eagerly from now on */
+        for (int64_t r = 0; r < ve; r++) catch_up(s, r);
+        s->eager = 1;
+    }
+    s->adam_t++;
+    if (s->adam_t < HIST_STEPS) { s->hist[s->adam_t][0] = ibc1; s->hist[s->adam_t][1] = ibc2; }
     float c[SSX_ADAM_N];
-    c[SSX_ADAM_B1] = 0.9f;
-    c[SSX_ADAM_C1] = 0.1f;
-    c[SSX_ADAM_B2] = 0.999f;
-    c[SSX_ADAM_C2] = 0.001f;
-    c[SSX_ADAM_IBC1] = (float)(1.0 / (1.0 - bc1));
-    c[SSX_ADAM_IBC2] = (float)(1.0 / (1.0 - bc2));
-    c[SSX_ADAM_NLR] = -s->lr;
-    c[SSX_ADAM_EPS] = 1e-8f;
-    c[SSX_ADAM_GS] = gn > 5.0 ? (float)(5.0 / gn) : 1.0f;
+    adam_consts(s, s->adam_t, gn > 5.0 ? (float)(5.0 / gn) : 1.0f, c);
+    c[SSX_ADAM_IBC1] = ibc1;
+    c[SSX_ADAM_IBC2] = ibc2;
     ssx_k->adam(s->P, s->G, s->M, s->V, NFIX, c);
 #pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
     for (int sb = 0; sb < nsb; sb++) {
@@ -662,17 +717,25 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
          * gradient), but a row that never had a gradient has m = v = 0 and
          * its step changes nothing, bit for bit: skip those. */
         int64_t e1 = v1 < ve ? v1 : ve;
-        for (int64_t r = v0; r < e1;) {
-            while (r < e1 && !s->etouched[r]) r++;
+        for (int64_t r = v0; r < e1 && s->eager;) { /* rows without a gradient now */
+            while (r < e1 && s->etouched[r] != 1) r++;
             int64_t r0 = r;
-            while (r < e1 && s->etouched[r]) r++;
+            while (r < e1 && s->etouched[r] == 1) r++;
             if (r > r0)
-                ssx_k->adam(s->E + r0 * DM, s->gE + r0 * DM, s->mE + r0 * DM,
-                            s->vE + r0 * DM, (r - r0) * DM, c);
+                ssx_k->adam(s->E + r0 * DM, NULL, s->mE + r0 * DM, s->vE + r0 * DM,
+                            (r - r0) * DM, c);
+            for (int64_t q = r0; q < r; q++) s->ecur[q] = s->adam_t;
         }
     }
+    /* the chunk's rows (caught up when the forward pass read them) */
     for (int t = 0; t < T; t++)
-        if (seen[t]) memset(s->gE + (size_t)s->a[t] * DM, 0, sizeof(float) * DM);
+        if (seen[t]) {
+            size_t r = (size_t)s->a[t];
+            ssx_k->adam(s->E + r * DM, s->gE + r * DM, s->mE + r * DM, s->vE + r * DM, DM, c);
+            s->ecur[r] = s->adam_t;
+            s->etouched[r] = 1;
+            memset(s->gE + r * DM, 0, sizeof(float) * DM);
+        }
     refresh_A(s);
 }
 
@@ -741,6 +804,8 @@ int64_t ssx_ssm_group(ssx_ssm *s, int which, int grad, float *buf, int64_t n, in
         int64_t size = (int64_t)ve * DM;
         if (!buf) return size;
         if (n < size) return -1;
+        if (which == 0 && !grad)
+            for (int64_t v = 0; v < ve; v++) catch_up(s, v); /* the deferred steps */
         for (int64_t v = 0; v < ve; v++)
             for (int k = 0; k < DM; k++) {
                 float *p = which == 0 ? (grad ? s->gE : s->E) + v * DM + k

@@ -197,3 +197,20 @@ def test_bit_exact_across_kernel_levels(T):
     finally:
         core.set_simd(was)
     assert all(b == bits[0] for b in bits[1:])
+
+
+def test_adam_bias_factors_settle_within_the_history():
+    """ssm.c keeps Adam's float bias-correction factors for HIST_STEPS (16,640)
+    steps and takes them as exactly 1 afterwards, for the deferred embedding
+    steps: check that they do reach 1 before and stay there (double products
+    as in the C code, rounded to float)."""
+    p1 = p2 = 1.0
+    first = None
+    for k in range(1, 20000):
+        p1 *= 0.9
+        p2 *= 0.999
+        ones = np.float32(1.0 / (1.0 - p1)) == 1.0 and np.float32(1.0 / (1.0 - p2)) == 1.0
+        if ones and first is None:
+            first = k
+        assert ones or first is None
+    assert first is not None and first < 16640
