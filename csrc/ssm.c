@@ -677,7 +677,11 @@ static void catch_up(ssx_ssm *s, int64_t r) {
     s->ecur[r] = s->adam_t;
 }
 
-static void adam(ssx_ssm *s, int T, int32_t ve) {
+/* One Adam step, then the forward pass of the chunk's layers with the new
+ * parameters (for the next step, or the state after the chunk): it needs the
+ * layers and the embedding but not the head, so one thread runs it while the
+ * others update the head. */
+static void adam_and_forward(ssx_ssm *s, int T, int32_t ve) {
     int64_t ve8 = (int64_t)(ve + 7) / 8 * 8;
     /* E's gradient lives in the chunk's input rows only: sum each row once */
     double nrm = sumsq(s->G, NFIX);
@@ -707,9 +711,22 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
     c[SSX_ADAM_IBC1] = ibc1;
     c[SSX_ADAM_IBC2] = ibc2;
     ssx_k->adam(s->P, s->G, s->M, s->V, NFIX, c);
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
+    /* the chunk's rows of E (caught up when the forward pass read them) */
+    for (int t = 0; t < T; t++)
+        if (seen[t]) {
+            size_t r = (size_t)s->a[t];
+            ssx_k->adam(s->E + r * DM, s->gE + r * DM, s->mE + r * DM, s->vE + r * DM, DM, c);
+            s->ecur[r] = s->adam_t;
+            memset(s->gE + r * DM, 0, sizeof(float) * DM);
+        }
+    refresh_A(s);
+#pragma omp parallel num_threads(s->threads) if (s->threads > 1)
+    {
+    ssx_fp_enter(); /* worker threads start with the default MXCSR */
+#pragma omp single nowait
+    forward_layers(s, 0, T);
+#pragma omp for schedule(dynamic, 1)
     for (int sb = 0; sb < nsb; sb++) {
-        ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
         ssx_k->adam(s->W + v0 * DM, s->gW + v0 * DM, s->mW + v0 * DM, s->vW + v0 * DM,
                     (v1 - v0) * DM, c);
@@ -727,16 +744,8 @@ static void adam(ssx_ssm *s, int T, int32_t ve) {
             for (int64_t q = r0; q < r; q++) s->ecur[q] = s->adam_t;
         }
     }
-    /* the chunk's rows (caught up when the forward pass read them) */
-    for (int t = 0; t < T; t++)
-        if (seen[t]) {
-            size_t r = (size_t)s->a[t];
-            ssx_k->adam(s->E + r * DM, s->gE + r * DM, s->mE + r * DM, s->vE + r * DM, DM, c);
-            s->ecur[r] = s->adam_t;
-            s->etouched[r] = 1;
-            memset(s->gE + r * DM, 0, sizeof(float) * DM);
-        }
-    refresh_A(s);
+    }
+    for (int t = 0; t < T; t++) s->etouched[s->a[t]] = 1;
 }
 
 /* ---- chunk training ---- */
@@ -756,15 +765,15 @@ static int steps_for_chunk(const ssx_ssm *s, int64_t k) {
 static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     int reuse = 1;
     for (int t = 0; t < T; t++) reuse &= s->ve_at[t] == ve;
-    for (int step = 0; step < steps; step++) {
-        if (step > 0 || !reuse) {
-            forward_layers(s, 0, T);
-            head_forward(s, 0, T, ve, 0);
-        }
-        backward(s, T, ve, 0);
-        adam(s, T, ve);
+    if (!reuse) {
+        forward_layers(s, 0, T);
+        head_forward(s, 0, T, ve, 0);
     }
-    forward_layers(s, 0, T); /* the state after the chunk, with the new parameters */
+    for (int step = 0; step < steps; step++) {
+        if (step > 0) head_forward(s, 0, T, ve, 0); /* the layers ran in the last step */
+        backward(s, T, ve, 0);
+        adam_and_forward(s, T, ve); /* the last leaves the state after the chunk */
+    }
     for (int t = 0; t < T; t++) s->ve_at[t] = -1;
     state_to_next_chunk(s, T);
     s->trained = 1;
