@@ -249,25 +249,17 @@ AVX512 static void head_fwd_avx512(const float *wb, int64_t b0, int64_t b1, cons
     int Te = T & ~7; /* positions in groups of eight (four pairs) */
     int64_t b = b0;
     for (; b + 2 <= b1; b += 2) {
-        const float *w0 = wb + b * K * 8, *w1 = w0 + K * 8;
+        const float *w0 = wb + b * K * 8;
         for (int t = 0; t < Te; t += 8) {
             const __m512 *p = pat + (t / 2) * K;
-            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;
-            __m512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-            for (int k = 0; k < K; k++) {
-                __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + k * 8));
-                __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(w1 + k * 8));
-                __m512 x0 = p[k], x1 = p[K + k], x2 = p[2 * K + k], x3 = p[3 * K + k];
-                a00 = _mm512_fmadd_ps(u, x0, a00);
-                a10 = _mm512_fmadd_ps(v, x0, a10);
-                a01 = _mm512_fmadd_ps(u, x1, a01);
-                a11 = _mm512_fmadd_ps(v, x1, a11);
-                a02 = _mm512_fmadd_ps(u, x2, a02);
-                a12 = _mm512_fmadd_ps(v, x2, a12);
-                a03 = _mm512_fmadd_ps(u, x3, a03);
-                a13 = _mm512_fmadd_ps(v, x3, a13);
-            }
-            __m512 acc[2][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13}};
+            __m512 acc[2][4];
+            for (int r = 0; r < 2; r++)
+                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
+            for (int k = 0; k < K; k++)
+                for (int r = 0; r < 2; r++) {
+                    __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + (r * K + k) * 8));
+                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(u, p[q * K + k], acc[r][q]);
+                }
             for (int r = 0; r < 2; r++)
                 for (int q = 0; q < 4; q++) {
                     float *o = out + (int64_t)(t + 2 * q) * ld + (b + r) * 8;
@@ -290,34 +282,20 @@ AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x
                                                           _mm256_set1_ps(x[t * K + k + 1]), 1);
     int64_t b = b0;
     for (; b + 2 <= b1; b += 2) {
-        float *d0 = dwb + b * K * 8, *d1 = d0 + K * 8;
-        for (int k = 0; k < K; k += 8) {
-            __m512 a00 = _mm512_loadu_ps(d0 + k * 8), a01 = _mm512_loadu_ps(d0 + (k + 2) * 8),
-                   a02 = _mm512_loadu_ps(d0 + (k + 4) * 8), a03 = _mm512_loadu_ps(d0 + (k + 6) * 8),
-                   a10 = _mm512_loadu_ps(d1 + k * 8), a11 = _mm512_loadu_ps(d1 + (k + 2) * 8),
-                   a12 = _mm512_loadu_ps(d1 + (k + 4) * 8), a13 = _mm512_loadu_ps(d1 + (k + 6) * 8);
+        float *d0 = dwb + b * K * 8;
+        for (int k = 0; k < K; k += 8) { /* lanes: features (k + 2q, +1) x rows */
+            __m512 acc[2][4];
+            for (int r = 0; r < 2; r++)
+                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(d0 + (r * K + k + 2 * q) * 8);
             for (int t = 0; t < T; t++) {
-                __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + b * 8));
-                __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + b * 8 + 8));
                 const __m512 *p = pat + t * (K / 2) + k / 2;
-                __m512 x0 = p[0], x1 = p[1], x2 = p[2], x3 = p[3];
-                a00 = _mm512_fmadd_ps(u, x0, a00);
-                a10 = _mm512_fmadd_ps(v, x0, a10);
-                a01 = _mm512_fmadd_ps(u, x1, a01);
-                a11 = _mm512_fmadd_ps(v, x1, a11);
-                a02 = _mm512_fmadd_ps(u, x2, a02);
-                a12 = _mm512_fmadd_ps(v, x2, a12);
-                a03 = _mm512_fmadd_ps(u, x3, a03);
-                a13 = _mm512_fmadd_ps(v, x3, a13);
+                for (int r = 0; r < 2; r++) {
+                    __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + (b + r) * 8));
+                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(u, p[q], acc[r][q]);
+                }
             }
-            _mm512_storeu_ps(d0 + k * 8, a00);
-            _mm512_storeu_ps(d0 + (k + 2) * 8, a01);
-            _mm512_storeu_ps(d0 + (k + 4) * 8, a02);
-            _mm512_storeu_ps(d0 + (k + 6) * 8, a03);
-            _mm512_storeu_ps(d1 + k * 8, a10);
-            _mm512_storeu_ps(d1 + (k + 2) * 8, a11);
-            _mm512_storeu_ps(d1 + (k + 4) * 8, a12);
-            _mm512_storeu_ps(d1 + (k + 6) * 8, a13);
+            for (int r = 0; r < 2; r++)
+                for (int q = 0; q < 4; q++) _mm512_storeu_ps(d0 + (r * K + k + 2 * q) * 8, acc[r][q]);
         }
     }
     if (b < b1) head_bwd_w_avx2(dl, ld, x, T, b, b1, dwb);

@@ -527,37 +527,34 @@ def test_scalar_and_simd_identical():
         core.set_simd(before)
 
 
-@pytest.mark.skipif(core.simd_available() < 2, reason="CPU without AVX-512")
-def test_no_avx512_env_subprocess_identical(tmp_path):
+def _compress_in_subprocess(tmp_path, **env_vars):
+    """(kernel level in use, SCALAR_DATA compressed) in a fresh interpreter
+    started with the given environment variables."""
     src = tmp_path / "in.bin"
     src.write_bytes(SCALAR_DATA)
     code = ("import sys, statesmix, statesmix.core as c; "
             "sys.stdout.buffer.write(bytes([c.simd_enabled()]) + "
             "statesmix.compress(open(sys.argv[1], 'rb').read(), block_size=1024))")
-    env = dict(os.environ, STATESMIX_NO_AVX512="1",
+    env = dict(os.environ, **env_vars,
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                         os.environ.get("PYTHONPATH")])))
     r = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True,
                        env=env, timeout=120)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
-    assert r.stdout[0] == 1            # the environment variable stopped at AVX2
-    assert r.stdout[1:] == statesmix.compress(SCALAR_DATA, block_size=1024)
+    return r.stdout[0], r.stdout[1:]
+
+
+@pytest.mark.skipif(core.simd_available() < 2, reason="CPU without AVX-512")
+def test_no_avx512_env_subprocess_identical(tmp_path):
+    level, out = _compress_in_subprocess(tmp_path, STATESMIX_NO_AVX512="1")
+    assert level == 1                  # the environment variable stopped at AVX2
+    assert out == statesmix.compress(SCALAR_DATA, block_size=1024)
 
 
 def test_scalar_env_subprocess_identical(tmp_path):
-    src = tmp_path / "in.bin"
-    src.write_bytes(SCALAR_DATA)
-    code = ("import sys, statesmix, statesmix.core as c; "
-            "sys.stdout.buffer.write(bytes([c.simd_enabled()]) + "
-            "statesmix.compress(open(sys.argv[1], 'rb').read(), block_size=1024))")
-    env = dict(os.environ, STATESMIX_SCALAR="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
-                                                        os.environ.get("PYTHONPATH")])))
-    r = subprocess.run([sys.executable, "-c", code, str(src)], capture_output=True,
-                       env=env, timeout=120)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")
-    assert r.stdout[0] == 0            # the environment variable forced scalar
-    assert r.stdout[1:] == statesmix.compress(SCALAR_DATA, block_size=1024)
+    level, out = _compress_in_subprocess(tmp_path, STATESMIX_SCALAR="1")
+    assert level == 0                  # the environment variable forced scalar
+    assert out == statesmix.compress(SCALAR_DATA, block_size=1024)
 
 
 class _FailingSink(io.BytesIO):
