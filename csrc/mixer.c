@@ -178,10 +178,8 @@ static int len_bucket(uint32_t u) {
     return u < 3 ? (int)u - 1 : u < 5 ? 2 : u < 9 ? 3 : u < 17 ? 4 : 5;
 }
 
-static int dist_bucket(int32_t r) { /* 0, 1, 2-3, 4-7, ... */
-    int b = 0;
-    while (r > 0) { r >>= 1; b++; }
-    return b;
+static int dist_bucket(int32_t r) { /* 0, 1, 2-3, 4-7, ...: bits of r */
+    return r > 0 ? 32 - __builtin_clz((uint32_t)r) : 0;
 }
 
 static int lz_bucket(uint32_t c) {
@@ -433,9 +431,9 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         for (int b = 0, r = 0; r < x->nmtf; b++) {
             int32_t end = b ? 2 << (b - 1) : 1;
             if (end > x->nmtf) end = x->nmtf;
-            double acc = 0.0;
-            for (; r < end; r++) acc += (double)e[x->mtf[r]];
-            ed[b] = acc;
+            double acc[4] = {0.0, 0.0, 0.0, 0.0}; /* four chains, combined in order */
+            for (; r < end; r++) acc[r & 3] += (double)e[x->mtf[r]];
+            ed[b] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         }
         if (x->at[y] >= 0) fd[dist_bucket(x->at[y])] = 1.0;
         for (int b = 0; b < DB; b++)
