@@ -97,7 +97,6 @@ struct ssx_ssm {
     int n;        /* pairs collected in the current chunk */
     int32_t prev; /* last token, the input of the next position (-1: none) */
     int64_t chunks, adam_t;
-    int eager; /* E's zero-gradient steps taken at once (see catch_up) */
     double pow1, pow2;
     struct { /* backward scratch of one layer */
         float dg[TM][DI], dy[TM][DI], dv[TM][2 * DI], dxc[TM][DI];
@@ -690,26 +689,20 @@ static void adam_and_forward(ssx_ssm *s, int T, int32_t ve) {
         int dup = 0;
         for (int u = 0; u < t && !dup; u++) dup = s->a[u] == s->a[t];
         if (!dup) { seen[t] = 1; nrm += sumsq(s->gE + (size_t)s->a[t] * DM, DM); }
-        s->etouched[s->a[t]] = 2; /* 2: a gradient in this step, 1: earlier only */
+        s->etouched[s->a[t]] = 1;
     }
     int nsb = nsb_of(ve);
     for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb]; /* from backward() */
     double gn = sqrt(nrm);
     s->pow1 *= 0.9; /* beta^t, for the bias corrections */
     s->pow2 *= 0.999;
-    float ibc1 = (float)(1.0 / (1.0 - s->pow1)), ibc2 = (float)(1.0 / (1.0 - s->pow2));
-    if (s->adam_t + 1 >= HIST_STEPS && !s->eager && (ibc1 != 1.0f || ibc2 != 1.0f)) {
-        /* past the history with factors still above 1 (never with these
-         * betas): bring every row up to date and update eagerly from now on */
-        for (int64_t r = 0; r < ve; r++) catch_up(s, r);
-        s->eager = 1;
-    }
     s->adam_t++;
-    if (s->adam_t < HIST_STEPS) { s->hist[s->adam_t][0] = ibc1; s->hist[s->adam_t][1] = ibc2; }
+    if (s->adam_t < HIST_STEPS) { /* past it both are exactly 1 (tests check it) */
+        s->hist[s->adam_t][0] = (float)(1.0 / (1.0 - s->pow1));
+        s->hist[s->adam_t][1] = (float)(1.0 / (1.0 - s->pow2));
+    }
     float c[SSX_ADAM_N];
     adam_consts(s, s->adam_t, gn > 5.0 ? (float)(5.0 / gn) : 1.0f, c);
-    c[SSX_ADAM_IBC1] = ibc1;
-    c[SSX_ADAM_IBC2] = ibc2;
     ssx_k->adam(s->P, s->G, s->M, s->V, NFIX, c);
     /* the chunk's rows of E (caught up when the forward pass read them) */
     for (int t = 0; t < T; t++)
@@ -730,22 +723,8 @@ static void adam_and_forward(ssx_ssm *s, int T, int32_t ve) {
         int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
         ssx_k->adam(s->W + v0 * DM, s->gW + v0 * DM, s->mW + v0 * DM, s->vW + v0 * DM,
                     (v1 - v0) * DM, c);
-        /* Every live row of E takes the step (momentum moves rows without
-         * gradient), but a row that never had a gradient has m = v = 0 and
-         * its step changes nothing, bit for bit: skip those. */
-        int64_t e1 = v1 < ve ? v1 : ve;
-        for (int64_t r = v0; r < e1 && s->eager;) { /* rows without a gradient now */
-            while (r < e1 && s->etouched[r] != 1) r++;
-            int64_t r0 = r;
-            while (r < e1 && s->etouched[r] == 1) r++;
-            if (r > r0)
-                ssx_k->adam(s->E + r0 * DM, NULL, s->mE + r0 * DM, s->vE + r0 * DM,
-                            (r - r0) * DM, c);
-            for (int64_t q = r0; q < r; q++) s->ecur[q] = s->adam_t;
-        }
     }
     }
-    for (int t = 0; t < T; t++) s->etouched[s->a[t]] = 1;
 }
 
 /* ---- chunk training ---- */
