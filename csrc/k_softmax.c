@@ -14,7 +14,7 @@ static float max_scalar(const float *x, int64_t n) {
     return m;
 }
 
-/* Fixed reduction of eight double lanes, shared by both paths. */
+/* Fixed reduction of eight double lanes, shared by all paths. */
 static double sum8(const double a[8]) {
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }

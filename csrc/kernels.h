@@ -1,6 +1,7 @@
 /* kernels.h - the hot loops, each with an AVX2/FMA version and a scalar twin
  * that performs the same IEEE operations in the same order (8 lanes emulated),
- * so both give identical bits.  ssx_k points at the set in use. */
+ * so both give identical bits; some also have an AVX-512 version whose 16
+ * lanes carry the AVX2 lanes' own chains.  ssx_k points at the set in use. */
 #ifndef SSX_KERNELS_H
 #define SSX_KERNELS_H
 
@@ -82,7 +83,7 @@ void ssx_elem_kernels(ssx_kernel_set *k, int level);
 void ssx_linear_kernels(ssx_kernel_set *k, int avx2);
 void ssx_head_kernels(ssx_kernel_set *k, int level); /* 0 scalar, 1 AVX2, 2 AVX-512 */
 
-/* The fixed reduction of eight float lanes shared by both paths. */
+/* The fixed reduction of eight float lanes shared by all paths. */
 static inline float ssx_sum8f(const float a[8]) {
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
