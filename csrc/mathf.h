@@ -22,6 +22,13 @@
 #define SSX_LN2_HI_F 0.693145751953125f
 #define SSX_LN2_LO_F 1.428606765330187045e-06f
 
+/* exp(r) for |r| <= ln2/2: Taylor terms 1/7! .. 1/1!, 1, evaluated by Horner
+ * from the highest; the scalar and vector versions share this table. */
+#define SSX_EXP_TERMS 8
+static const float ssx_exp_poly[SSX_EXP_TERMS] = {
+    1.98412698e-4f, 1.38888889e-3f, 8.33333377e-3f, 4.16666679e-2f,
+    1.66666672e-1f, 0.5f, 1.0f, 1.0f};
+
 /* Scalar twin of the vector exp in the kernels: the same operations in the
  * same order, fmaf where the vector code uses an FMA. */
 static inline float ssx_expf(float x) {
@@ -31,14 +38,8 @@ static inline float ssx_expf(float x) {
     float n = (t + SSX_ROUND_MAGIC_F) - SSX_ROUND_MAGIC_F;
     float r = fmaf(n, -SSX_LN2_HI_F, x);
     r = fmaf(n, -SSX_LN2_LO_F, r);
-    float p = 1.98412698e-4f; /* 1/5040 */
-    p = fmaf(p, r, 1.38888889e-3f);
-    p = fmaf(p, r, 8.33333377e-3f);
-    p = fmaf(p, r, 4.16666679e-2f);
-    p = fmaf(p, r, 1.66666672e-1f);
-    p = fmaf(p, r, 0.5f);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
+    float p = ssx_exp_poly[0];
+    for (int k = 1; k < SSX_EXP_TERMS; k++) p = fmaf(p, r, ssx_exp_poly[k]);
     int32_t bits = ((int32_t)n + 127) << 23;
     float s;
     memcpy(&s, &bits, sizeof s);

@@ -17,14 +17,8 @@ AVX2 static inline __m256 expf8(__m256 x) {
     __m256 n = _mm256_sub_ps(_mm256_add_ps(t, magic), magic);
     __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SSX_LN2_HI_F), x);
     r = _mm256_fmadd_ps(n, _mm256_set1_ps(-SSX_LN2_LO_F), r);
-    __m256 p = _mm256_set1_ps(1.98412698e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.38888889e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.33333377e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.16666679e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.66666672e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 p = _mm256_set1_ps(ssx_exp_poly[0]);
+    for (int k = 1; k < SSX_EXP_TERMS; k++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ssx_exp_poly[k]));
     __m256i bits = _mm256_slli_epi32(
         _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
@@ -41,14 +35,8 @@ AVX512 static inline __m512 expf16(__m512 x) {
     __m512 n = _mm512_sub_ps(_mm512_add_ps(t, magic), magic);
     __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-SSX_LN2_HI_F), x);
     r = _mm512_fmadd_ps(n, _mm512_set1_ps(-SSX_LN2_LO_F), r);
-    __m512 p = _mm512_set1_ps(1.98412698e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888889e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333377e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666679e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666672e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 p = _mm512_set1_ps(ssx_exp_poly[0]);
+    for (int k = 1; k < SSX_EXP_TERMS; k++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ssx_exp_poly[k]));
     __m512i bits = _mm512_slli_epi32(
         _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
