@@ -1,6 +1,7 @@
 /* k_elem.c - element-wise kernels: exp, log and the Adam update. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "mathf.h"
@@ -41,6 +42,33 @@ static void adam_scalar(float *p, const float *g, float *m, float *v, int64_t n,
         v[i] = fmaf(c[SSX_ADAM_B2], v[i], c[SSX_ADAM_C2] * (gi * gi));
         float den = sqrtf(v[i] * c[SSX_ADAM_IBC2]) + c[SSX_ADAM_EPS];
         p[i] = fmaf(c[SSX_ADAM_NLR], (m[i] * c[SSX_ADAM_IBC1]) / den, p[i]);
+    }
+}
+
+/* Zero-gradient steps of one row (the deferred steps of an idle embedding
+ * row): per parameter, the adam kernel's operations with g = 0, step j with
+ * the bias factors ibc[j * stride], ibc[j * stride + 1].  Where m is +0 the
+ * step leaves p and m as they are (0 / den = +0 and p + -0 = p) and only v
+ * decays, so those steps skip the rest; the vector versions keep p the same
+ * way lane by lane, so all versions agree even where v is not finite. */
+static void adam_idle_scalar(float *p, float *m, float *v, int64_t n, int64_t steps,
+                             const float *ibc, int64_t stride, const float *c) {
+    for (int64_t i = 0; i < n; i++) {
+        float pi = p[i], mi = m[i], vi = v[i];
+        int64_t j = 0;
+        for (; j < steps; j++) {
+            uint32_t mb;
+            memcpy(&mb, &mi, sizeof mb);
+            if (mb == 0) break;
+            mi = fmaf(c[SSX_ADAM_B1], mi, 0.0f);
+            vi = fmaf(c[SSX_ADAM_B2], vi, 0.0f);
+            float den = sqrtf(vi * ibc[j * stride + 1]) + c[SSX_ADAM_EPS];
+            pi = fmaf(c[SSX_ADAM_NLR], (mi * ibc[j * stride]) / den, pi);
+        }
+        for (; j < steps; j++) vi = fmaf(c[SSX_ADAM_B2], vi, 0.0f);
+        p[i] = pi;
+        m[i] = mi;
+        v[i] = vi;
     }
 }
 
@@ -127,6 +155,36 @@ AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t
     if (i < n) adam_scalar(p + i, g ? g + i : g, m + i, v + i, n - i, c);
 }
 
+AVX2 static void adam_idle_avx2(float *p, float *m, float *v, int64_t n, int64_t steps,
+                                const float *ibc, int64_t stride, const float *c) {
+    __m256 b1 = _mm256_set1_ps(c[SSX_ADAM_B1]), b2 = _mm256_set1_ps(c[SSX_ADAM_B2]),
+           nlr = _mm256_set1_ps(c[SSX_ADAM_NLR]), eps = _mm256_set1_ps(c[SSX_ADAM_EPS]),
+           zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 pi = _mm256_loadu_ps(p + i), mi = _mm256_loadu_ps(m + i),
+               vi = _mm256_loadu_ps(v + i);
+        int64_t j = 0;
+        for (; j < steps; j++) {
+            __m256i mb = _mm256_castps_si256(mi);
+            if (_mm256_testz_si256(mb, mb)) break;
+            __m256 z = _mm256_castsi256_ps(_mm256_cmpeq_epi32(mb, _mm256_setzero_si256()));
+            mi = _mm256_fmadd_ps(b1, mi, zero);
+            vi = _mm256_fmadd_ps(b2, vi, zero);
+            __m256 den = _mm256_add_ps(
+                _mm256_sqrt_ps(_mm256_mul_ps(vi, _mm256_set1_ps(ibc[j * stride + 1]))), eps);
+            __m256 np = _mm256_fmadd_ps(
+                nlr, _mm256_div_ps(_mm256_mul_ps(mi, _mm256_set1_ps(ibc[j * stride])), den), pi);
+            pi = _mm256_blendv_ps(np, pi, z);
+        }
+        for (; j < steps; j++) vi = _mm256_fmadd_ps(b2, vi, zero);
+        _mm256_storeu_ps(p + i, pi);
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+    }
+    if (i < n) adam_idle_scalar(p + i, m + i, v + i, n - i, steps, ibc, stride, c);
+}
+
 /* AVX-512: the AVX2 operations in sixteen lanes, the same bits. */
 AVX512 static void vexp_avx512(const float *x, float *y, int64_t n) {
     int64_t i = 0;
@@ -157,9 +215,40 @@ AVX512 static void adam_avx512(float *p, const float *g, float *m, float *v, int
     if (i < n) adam_avx2(p + i, g ? g + i : g, m + i, v + i, n - i, c);
 }
 
+AVX512 static void adam_idle_avx512(float *p, float *m, float *v, int64_t n, int64_t steps,
+                                    const float *ibc, int64_t stride, const float *c) {
+    __m512 b1 = _mm512_set1_ps(c[SSX_ADAM_B1]), b2 = _mm512_set1_ps(c[SSX_ADAM_B2]),
+           nlr = _mm512_set1_ps(c[SSX_ADAM_NLR]), eps = _mm512_set1_ps(c[SSX_ADAM_EPS]),
+           zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 pi = _mm512_loadu_ps(p + i), mi = _mm512_loadu_ps(m + i),
+               vi = _mm512_loadu_ps(v + i);
+        int64_t j = 0;
+        for (; j < steps; j++) {
+            __m512i mb = _mm512_castps_si512(mi);
+            __mmask16 live = _mm512_test_epi32_mask(mb, mb); /* lanes with m != +0 */
+            if (!live) break;
+            mi = _mm512_fmadd_ps(b1, mi, zero);
+            vi = _mm512_fmadd_ps(b2, vi, zero);
+            __m512 den = _mm512_add_ps(
+                _mm512_sqrt_ps(_mm512_mul_ps(vi, _mm512_set1_ps(ibc[j * stride + 1]))), eps);
+            __m512 np = _mm512_fmadd_ps(
+                nlr, _mm512_div_ps(_mm512_mul_ps(mi, _mm512_set1_ps(ibc[j * stride])), den), pi);
+            pi = _mm512_mask_blend_ps(live, pi, np);
+        }
+        for (; j < steps; j++) vi = _mm512_fmadd_ps(b2, vi, zero);
+        _mm512_storeu_ps(p + i, pi);
+        _mm512_storeu_ps(m + i, mi);
+        _mm512_storeu_ps(v + i, vi);
+    }
+    if (i < n) adam_idle_avx2(p + i, m + i, v + i, n - i, steps, ibc, stride, c);
+}
+
 void ssx_elem_kernels(ssx_kernel_set *k, int level) {
     k->vexp = level >= 2 ? vexp_avx512 : level ? vexp_avx2 : vexp_scalar;
     k->mix_dense = level ? mix_dense_avx2 : mix_dense_scalar;
     k->vlog = level ? vlog_avx2 : vlog_scalar;
     k->adam = level >= 2 ? adam_avx512 : level ? adam_avx2 : adam_scalar;
+    k->adam_idle = level >= 2 ? adam_idle_avx512 : level ? adam_idle_avx2 : adam_idle_scalar;
 }

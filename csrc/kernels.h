@@ -48,6 +48,10 @@ typedef struct ssx_kernel_set {
     /* One Adam step over n parameters with the constants c[SSX_ADAM_*]; g NULL
      * is a zero gradient (the same bits as zeros, without reading them). */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);
+    /* `steps` zero-gradient Adam steps in a row; step j takes IBC1, IBC2 from
+     * ibc[j * stride], ibc[j * stride + 1] (the rest of c as for adam). */
+    void (*adam_idle)(float *p, float *m, float *v, int64_t n, int64_t steps,
+                      const float *ibc, int64_t stride, const float *c);
 
     /* Dense layers with input-major weights w[i][o] (k_linear.c), O % 8 == 0.
      * y[t][o] += sum_i x[t][i] w[i][o]: one FMA chain over i per output. */

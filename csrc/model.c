@@ -347,3 +347,27 @@ void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int
     if (m->ssm) ssx_ssm_train_chunk(m->ssm, in, tgt, T, m->live, steps);
     ssx_fp_leave(env);
 }
+
+void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
+                              const float *ibc, int deferred) {
+    ssx_fpenv env = ssx_fp_enter();
+    ssx_dispatch_init();
+    float c[SSX_ADAM_N] = {0};
+    c[SSX_ADAM_B1] = 0.9f;
+    c[SSX_ADAM_C1] = 0.1f;
+    c[SSX_ADAM_B2] = 0.999f;
+    c[SSX_ADAM_C2] = 0.001f;
+    c[SSX_ADAM_NLR] = -0.002f;
+    c[SSX_ADAM_EPS] = 1e-8f;
+    c[SSX_ADAM_GS] = 1.0f;
+    if (deferred) {
+        ssx_k->adam_idle(p, m, v, n, steps, ibc, 2, c);
+    } else {
+        for (int64_t j = 0; j < steps; j++) {
+            c[SSX_ADAM_IBC1] = ibc[2 * j];
+            c[SSX_ADAM_IBC2] = ibc[2 * j + 1];
+            ssx_k->adam(p, NULL, m, v, n, c);
+        }
+    }
+    ssx_fp_leave(env);
+}

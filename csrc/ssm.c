@@ -29,6 +29,12 @@
 #define TM SSM_TMAX
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
+
+/* Row stride of L and X for ve live rows: the rows of a chunk lie end to end
+ * (plus a cache line), so that they spread over the cache sets instead of
+ * piling onto the same ones as a power-of-two stride would. */
+static int64_t ld_of(int32_t ve) { return ((int64_t)ve + 15) / 16 * 16 + 16; }
+
 #define LN_EPS 1e-5f
 /* Adam's bias-correction factors in float reach exactly 1 after 16,628
  * steps (beta2 = 0.999) and stay there; the lazy embedding update keeps them
@@ -40,7 +46,9 @@
  * only wider. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define WIDE __attribute__((target_clones("avx2", "default")))
+#define WIDER __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
+#define WIDER
 #define WIDE
 #endif
 
@@ -229,12 +237,12 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     if (!ec) return -1;
     memset(ec + s->cap, 0, sizeof(int64_t) * (size_t)(cap - s->cap));
     s->ecur = ec;
-    /* L and X keep stride cap: their content is per chunk and need not survive,
-     * except that a growing vocabulary invalidates the chunk's logits (ve_at). */
+    /* L and X: their content is per chunk and need not survive, except that a
+     * growing vocabulary invalidates the chunk's logits (ve_at). */
     free(s->L);
     free(s->X);
-    s->L = (float *)calloc((size_t)TM * cap, sizeof(float));
-    s->X = (float *)calloc((size_t)TM * cap, sizeof(float));
+    s->L = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
+    s->X = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
     int nsb = (cap + SB_ROWS - 1) / SB_ROWS;
     free(s->part);
     free(s->red);
@@ -402,11 +410,12 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
+
 /* Head logits, softmax sums and entropy terms for positions [t0, t0+T):
  * per super-block partials (maxima, sums), combined in super-block order.
  * One team: each thread keeps the same super-blocks in both passes. */
 static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy) {
-    int64_t ld = s->cap, nb = (ve + 7) / 8, ve8 = nb * 8;
+    int64_t ld = ld_of(ve), nb = (ve + 7) / 8, ve8 = nb * 8;
     int nsb = nsb_of(ve);
     float *L = s->L + t0 * ld;
     double *red = s->red;
@@ -551,15 +560,6 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
                            dX[t]);
 }
 
-/* Sum of squares in eight double lanes; n is a multiple of 8. */
-WIDE static double sumsq(const float *g, int64_t n) {
-    double lanes[8] = {0};
-    for (int64_t i = 0; i < n; i += 8)
-        for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
-    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-}
-
 /* From the final features' gradient down to the embedding rows. */
 static void backward_layers(ssx_ssm *s, int T) {
     memset(s->dX, 0, sizeof(float) * DM * T);
@@ -575,18 +575,59 @@ static void backward_layers(ssx_ssm *s, int T) {
 
 /* d = (e * invs) * inv_t - smooth: the logits' gradient before the target's
  * share is taken off. */
-WIDE static void dlogits(float *restrict d, const float *restrict e, int64_t n, float invs,
+WIDER static void dlogits(float *restrict d, const float *restrict e, int64_t n, float invs,
                          float inv_t, float smooth) {
     for (int64_t v = 0; v < n; v++) d[v] = (e[v] * invs) * inv_t - smooth;
 }
 
+/* The logits' gradient is made where it is used, DCB row blocks at a time,
+ * in a small buffer that stays in L1: it is never written out and read back. */
+#define DCB 16
+#define DLD (DCB * 8)
+typedef struct dgrad {
+    int64_t ld;
+    int32_t ve;
+    float inv_t, smooth, hit, invs[TM];
+} dgrad;
+
+/* buf[t][v - 8 c0] for the rows of blocks [c0, c1), positions t < T. */
+static void dgrad_fill(const ssx_ssm *s, const dgrad *g, int T, int64_t c0, int64_t c1,
+                       float *buf) {
+    int64_t r0 = c0 * 8, r1 = c1 * 8, rv = r1 < g->ve ? r1 : g->ve;
+    for (int t = 0; t < T; t++) {
+        float *d = buf + t * DLD;
+        dlogits(d, s->X + t * g->ld + r0, rv - r0, g->invs[t], g->inv_t, g->smooth);
+        for (int64_t v = rv; v < r1; v++) d[v - r0] = 0.0f;
+        if (s->b[t] >= r0 && s->b[t] < r1) d[s->b[t] - r0] -= g->hit;
+    }
+}
+
+/* Sum of squares in eight double lanes, continued over calls; n % 8 == 0. */
+WIDER static void sumsq_lanes(double *restrict lanes, const float *restrict g, int64_t n) {
+    for (int64_t i = 0; i < n; i += 8)
+        for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
+}
+
+static double sumsq_finish(const double lanes[8]) {
+    return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+           ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+}
+
+static double sumsq(const float *g, int64_t n) {
+    double lanes[8] = {0};
+    sumsq_lanes(lanes, g, n);
+    return sumsq_finish(lanes);
+}
+
 /* Gradients of the mean label-smoothed cross-entropy over the chunk, from
  * the head activations in L/X/S; returns the loss. */
-WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
-    int64_t ld = s->cap, nb = (ve + 7) / 8;
+static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
+    int64_t ld = ld_of(ve), nb = (ve + 7) / 8;
     int nsb = nsb_of(ve);
-    float inv_t = 1.0f / (float)T, smooth = s->ls / (float)ve * inv_t,
-          hit = (1.0f - s->ls) * inv_t;
+    dgrad dg = {ld, ve, 1.0f / (float)T, 0.0f, 0.0f, {0}};
+    dg.smooth = s->ls / (float)ve * dg.inv_t;
+    dg.hit = (1.0f - s->ls) * dg.inv_t;
+    for (int t = 0; t < T; t++) dg.invs[t] = (float)(1.0 / s->S[t]);
     double loss = 0.0;
     for (int t = 0; t < T && want_loss; t++) {
         /* -log p_v = log S - (l_v - max) */
@@ -598,30 +639,33 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
                 s->ls * mean_nl / ve;
     }
     memset(s->G, 0, sizeof(float) * NFIX);
-#pragma omp parallel for schedule(static) num_threads(s->threads) if (s->threads > 1)
-    for (int sb = 0; sb < nsb; sb++) {
-        ssx_fp_enter(); /* worker threads start with the default MXCSR */
-        int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
-        for (int t = 0; t < T; t++) {
-            float *d = s->L + t * ld;
-            const float *e = s->X + t * ld;
-            float invs = (float)(1.0 / s->S[t]);
-            int64_t v1 = b1 * 8 < ve ? b1 * 8 : ve;
-            dlogits(d + b0 * 8, e + b0 * 8, v1 - b0 * 8, invs, inv_t, smooth);
-            for (int64_t v = v1; v < b1 * 8; v++) d[v] = 0.0f;
-            if (s->b[t] >= b0 * 8 && s->b[t] < b1 * 8) d[s->b[t]] -= hit;
-        }
-        float *part = s->part + (size_t)sb * TM * DM * 8;
-        memset(part, 0, sizeof(float) * T * DM * 8);
-        ssx_k->head_bwd_x(s->L, ld, s->W, T, b0, b1, part);
-    }
-    /* the super-blocks' partials in order, all lanes at once */
     float *acc = s->bs.acc;
-    size_t np = (size_t)T * DM * 8;
-    for (size_t i = 0; i < np; i++) acc[i] = 0.0f;
-    for (int sb = 0; sb < nsb; sb++) {
-        const float *pp = s->part + (size_t)sb * TM * DM * 8;
-        for (size_t i = 0; i < np; i++) acc[i] += pp[i];
+    int np = T * DM * 8;
+#pragma omp parallel num_threads(s->threads) if (s->threads > 1)
+    {
+        ssx_fp_enter(); /* worker threads start with the default MXCSR */
+        _Alignas(64) float buf[TM * DLD];
+#pragma omp for schedule(static)
+        for (int sb = 0; sb < nsb; sb++) {
+            int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
+            float *part = s->part + (size_t)sb * TM * DM * 8;
+            memset(part, 0, sizeof(float) * np);
+            for (int64_t c0 = b0; c0 < b1; c0 += DCB) {
+                int64_t c1 = c0 + DCB < b1 ? c0 + DCB : b1;
+                dgrad_fill(s, &dg, T, c0, c1, buf);
+                ssx_k->head_bwd_x(buf, DLD, s->W + c0 * DM * 8, T, 0, c1 - c0, part);
+            }
+        }
+        /* the super-blocks' partials in order, all lanes at once */
+#pragma omp for schedule(static)
+        for (int i0 = 0; i0 < np; i0 += 256) {
+            int i1 = i0 + 256 < np ? i0 + 256 : np;
+            for (int i = i0; i < i1; i++) acc[i] = 0.0f;
+            for (int sb = 0; sb < nsb; sb++) {
+                const float *pp = s->part + (size_t)sb * TM * DM * 8;
+                for (int i = i0; i < i1; i++) acc[i] += pp[i];
+            }
+        }
     }
     for (int t = 0; t < T; t++)
         for (int k = 0; k < DM; k++) s->dxf[t][k] = ssx_sum8f(acc + ((size_t)t * DM + k) * 8);
@@ -631,15 +675,22 @@ WIDE static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
 #pragma omp parallel num_threads(s->threads) if (s->threads > 1)
     {
         ssx_fp_enter();
+        _Alignas(64) float buf[TM * DLD];
 #pragma omp single nowait
         backward_layers(s, T);
 #pragma omp for schedule(dynamic, 1)
         for (int sb = 0; sb < nsb; sb++) {
             int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
-            float *gw = s->gW + b0 * 8 * DM;
-            memset(gw, 0, sizeof(float) * (size_t)(b1 - b0) * 8 * DM);
-            ssx_k->head_bwd_w(s->L, ld, s->xf[0], T, b0, b1, s->gW);
-            s->red[sb] = sumsq(gw, (b1 - b0) * 8 * DM);
+            double lanes[8] = {0};
+            for (int64_t c0 = b0; c0 < b1; c0 += DCB) {
+                int64_t c1 = c0 + DCB < b1 ? c0 + DCB : b1;
+                float *gw = s->gW + c0 * DM * 8;
+                dgrad_fill(s, &dg, T, c0, c1, buf);
+                memset(gw, 0, sizeof(float) * (size_t)(c1 - c0) * 8 * DM);
+                ssx_k->head_bwd_w(buf, DLD, s->xf[0], T, 0, c1 - c0, gw);
+                sumsq_lanes(lanes, gw, (c1 - c0) * 8 * DM);
+            }
+            s->red[sb] = sumsq_finish(lanes);
         }
     }
     return loss / T;
@@ -668,10 +719,13 @@ static void catch_up(ssx_ssm *s, int64_t r) {
     if (s->ecur[r] == s->adam_t) return;
     if (s->etouched[r]) { /* untouched rows have m = v = 0: their steps are no-ops */
         float c[SSX_ADAM_N];
-        for (int64_t k = s->ecur[r] + 1; k <= s->adam_t; k++) {
-            adam_consts(s, k, 1.0f, c);
-            ssx_k->adam(s->E + r * DM, NULL, s->mE + r * DM, s->vE + r * DM, DM, c);
-        }
+        static const float ones[2] = {1.0f, 1.0f};
+        adam_consts(s, s->adam_t, 1.0f, c);
+        int64_t k0 = s->ecur[r] + 1, k1 = s->adam_t < HIST_STEPS - 1 ? s->adam_t : HIST_STEPS - 1;
+        float *p = s->E + r * DM, *m = s->mE + r * DM, *v = s->vE + r * DM;
+        if (k0 <= k1) ssx_k->adam_idle(p, m, v, DM, k1 - k0 + 1, s->hist[k0], 2, c);
+        k0 = k0 > HIST_STEPS ? k0 : HIST_STEPS; /* the factors are exactly 1 from here */
+        if (k0 <= s->adam_t) ssx_k->adam_idle(p, m, v, DM, s->adam_t - k0 + 1, ones, 0, c);
     }
     s->ecur[r] = s->adam_t;
 }
@@ -766,7 +820,7 @@ const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy) {
     head_forward(s, t, 1, ve, 1);
     if (!s->trained) return NULL;
     *entropy = ssx_log(s->S[t]) - s->Hs[t] / s->S[t];
-    return s->L + (int64_t)t * s->cap;
+    return s->L + (int64_t)t * ld_of(ve);
 }
 
 void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve) {
@@ -850,7 +904,7 @@ double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, in
     forward_layers(s, 0, T);
     head_forward(s, 0, T, ve, 0);
     for (int t = 0; t < T; t++)
-        memcpy(logits + (size_t)t * ve, s->L + (size_t)t * s->cap, sizeof(float) * ve);
+        memcpy(logits + (size_t)t * ve, s->L + (size_t)t * ld_of(ve), sizeof(float) * ve);
     memset(s->gE, 0, sizeof(float) * (size_t)ve * DM);
     double loss = backward(s, T, ve, 1);
     for (int t = 0; t < T; t++) s->ve_at[t] = -1;

@@ -110,6 +110,11 @@ void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set);
 double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
                           float *logits);
 void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps);
+/* `steps` zero-gradient Adam steps (lr 0.002, step j with the bias factors
+ * ibc[2j], ibc[2j+1]) with the current kernels: deferred 1 through the idle
+ * rows' kernel, 0 through the plain Adam kernel one step at a time. */
+void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
+                              const float *ibc, int deferred);
 /* The learned mixer's gradient of -log p(y) at the next position, for up to
  * cap of the weights in use: ana[i] as update computes it, num[i] by central
  * differences of step eps on the logits the mixer gives (tests); returns the

@@ -199,6 +199,47 @@ def test_bit_exact_across_kernel_levels(T):
     assert all(b == bits[0] for b in bits[1:])
 
 
+def _zero_steps(p, m, v, ibc, deferred):
+    p, m, v = p.copy(), m.copy(), v.copy()
+    lib.ssx_test_adam_zero_steps(ffi.from_buffer("float[]", p), ffi.from_buffer("float[]", m),
+                                 ffi.from_buffer("float[]", v), p.size, ibc.size // 2,
+                                 ffi.from_buffer("float[]", ibc), deferred)
+    return p.tobytes() + m.tobytes() + v.tobytes()
+
+
+def test_deferred_embedding_steps_are_the_plain_steps():
+    """The idle rows' kernel (the deferred zero-gradient steps of E, with the
+    shortcut once a moment has decayed to +0) gives the bits of the plain Adam
+    kernel run step by step, at every kernel level: moments that underflow
+    within the steps, +0 and -0 moments, -0 parameters, a non-finite v, and a
+    length that leaves a remainder past the vector widths."""
+    rng = np.random.default_rng(5)
+    n = 45
+    p = rng.normal(0, 0.02, n).astype(np.float32)
+    m = (rng.normal(0, 1e-3, n) * 10.0 ** rng.integers(-30, 1, n)).astype(np.float32)
+    v = np.abs(rng.normal(0, 1e-6, n)).astype(np.float32) + np.float32(1e-12)
+    m[:4] = [0.0, -0.0, 0.0, -0.0]
+    p[2:4] = -0.0
+    m[40:] = 0.0  # a whole vector of +0 moments
+    v[7] = np.inf
+    k = np.arange(1, 1201, dtype=np.float64)
+    ibc = np.stack([1.0 / (1.0 - 0.9 ** k), 1.0 / (1.0 - 0.999 ** k)], 1)
+    ibc = ibc.astype(np.float32).ravel()
+    was = core.simd_enabled()
+    got = []
+    try:
+        for level in range(core.simd_available() + 1):
+            core.set_simd(level)
+            got.append(_zero_steps(p, m, v, ibc, 1))
+            got.append(_zero_steps(p, m, v, ibc, 0))
+    finally:
+        core.set_simd(was)
+    assert all(g == got[0] for g in got[1:])
+    after = np.frombuffer(got[0], np.float32)
+    assert np.all(after[n:2 * n][4:40] == 0.0)  # the moments did decay to zero
+    assert after[:n].tobytes() != p.tobytes()
+
+
 def test_adam_bias_factors_settle_within_the_history():
     """ssm.c keeps Adam's float bias-correction factors for HIST_STEPS (16,640)
     steps and takes them as exactly 1 afterwards, for the deferred embedding
