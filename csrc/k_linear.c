@@ -32,59 +32,103 @@ static void lin_bwd_w_scalar(const float *x, const float *dy, int T, int I, int 
         }
 }
 
+/* y[t][o0 .. o0 + 8G) += x[t] . w[:, o]: G accumulators, each one chain over i */
+#define LIN_FWD_GROUPS(G)                                                              \
+    do {                                                                               \
+        __m256 a[G];                                                                   \
+        for (int g = 0; g < G; g++) a[g] = _mm256_loadu_ps(yt + o + 8 * g);            \
+        for (int i = 0; i < I; i++) {                                                  \
+            __m256 xb = _mm256_broadcast_ss(xt + i);                                   \
+            const float *wi = w + (int64_t)i * O + o;                                  \
+            for (int g = 0; g < G; g++)                                                \
+                a[g] = _mm256_fmadd_ps(_mm256_loadu_ps(wi + 8 * g), xb, a[g]);         \
+        }                                                                              \
+        for (int g = 0; g < G; g++) _mm256_storeu_ps(yt + o + 8 * g, a[g]);            \
+    } while (0)
+
 AVX2 static void lin_fwd_avx2(const float *x, int T, int I, const float *w, int O, float *y) {
     for (int t = 0; t < T; t++) {
         const float *xt = x + (int64_t)t * I;
         float *yt = y + (int64_t)t * O;
         int o = 0;
-        for (; o + 32 <= O; o += 32) {
-            __m256 a0 = _mm256_loadu_ps(yt + o), a1 = _mm256_loadu_ps(yt + o + 8),
-                   a2 = _mm256_loadu_ps(yt + o + 16), a3 = _mm256_loadu_ps(yt + o + 24);
-            for (int i = 0; i < I; i++) {
-                __m256 xb = _mm256_broadcast_ss(xt + i);
-                const float *wi = w + (int64_t)i * O + o;
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wi), xb, a0);
-                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(wi + 8), xb, a1);
-                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(wi + 16), xb, a2);
-                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(wi + 24), xb, a3);
-            }
-            _mm256_storeu_ps(yt + o, a0);
-            _mm256_storeu_ps(yt + o + 8, a1);
-            _mm256_storeu_ps(yt + o + 16, a2);
-            _mm256_storeu_ps(yt + o + 24, a3);
-        }
-        for (; o < O; o += 8) {
-            __m256 a0 = _mm256_loadu_ps(yt + o);
-            for (int i = 0; i < I; i++)
-                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + (int64_t)i * O + o),
-                                     _mm256_broadcast_ss(xt + i), a0);
-            _mm256_storeu_ps(yt + o, a0);
-        }
+        for (; o + 64 <= O; o += 64) LIN_FWD_GROUPS(8); /* eight chains hide the FMA latency */
+        for (; o + 32 <= O; o += 32) LIN_FWD_GROUPS(4);
+        for (; o < O; o += 8) LIN_FWD_GROUPS(1);
     }
+}
+
+/* dx[t][i .. i+8) += the fixed sums of eight lanes of eight accumulators:
+ * the halves added first (lanes l and l + 4), then two horizontal adds give
+ * ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)) for each, as ssx_sum8f. */
+AVX2 static inline __m256 sum8_of_eight(const __m256 a[8]) {
+    __m128 h[8];
+    for (int r = 0; r < 8; r++)
+        h[r] = _mm_add_ps(_mm256_castps256_ps128(a[r]), _mm256_extractf128_ps(a[r], 1));
+    /* q01 = (h0 | h1), ...: hadd pairs the lanes (0,1) and (2,3) of each */
+    __m256 q01 = _mm256_set_m128(h[1], h[0]), q23 = _mm256_set_m128(h[3], h[2]),
+           q45 = _mm256_set_m128(h[5], h[4]), q67 = _mm256_set_m128(h[7], h[6]);
+    /* s0 = (h0 01, h0 23, h2 01, h2 23 | h1 01, h1 23, h3 01, h3 23) */
+    __m256 s0 = _mm256_hadd_ps(q01, q23), s1 = _mm256_hadd_ps(q45, q67);
+    /* r = (0, 2, 4, 6 | 1, 3, 5, 7) */
+    __m256 r = _mm256_hadd_ps(s0, s1);
+    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 AVX2 static void lin_bwd_x_avx2(const float *dy, int T, int O, const float *w, int I, float *dx) {
     float lanes[8];
-    for (int t = 0; t < T; t++)
-        for (int i = 0; i < I; i++) {
+    for (int t = 0; t < T; t++) {
+        const float *dyt = dy + (int64_t)t * O;
+        int i = 0;
+        for (; i + 8 <= I; i += 8) { /* eight outputs, one chain each, side by side */
+            __m256 a[8];
+            for (int r = 0; r < 8; r++) a[r] = _mm256_setzero_ps();
+            for (int o = 0; o < O; o += 8) {
+                __m256 d = _mm256_loadu_ps(dyt + o);
+                for (int r = 0; r < 8; r++)
+                    a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w + (int64_t)(i + r) * O + o), d, a[r]);
+            }
+            _mm256_storeu_ps(dx + t * I + i,
+                             _mm256_add_ps(_mm256_loadu_ps(dx + t * I + i), sum8_of_eight(a)));
+        }
+        for (; i < I; i++) {
             __m256 acc = _mm256_setzero_ps();
             for (int o = 0; o < O; o += 8)
                 acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + (int64_t)i * O + o),
-                                      _mm256_loadu_ps(dy + (int64_t)t * O + o), acc);
+                                      _mm256_loadu_ps(dyt + o), acc);
             _mm256_storeu_ps(lanes, acc);
             dx[t * I + i] += ssx_sum8f(lanes);
         }
+    }
 }
 
 AVX2 static void lin_bwd_w_avx2(const float *x, const float *dy, int T, int I, int O, float *dw) {
-    for (int i = 0; i < I; i++)
-        for (int o = 0; o < O; o += 8) {
+    for (int i = 0; i < I; i++) {
+        int o = 0;
+        for (; o + 32 <= O; o += 32) { /* four chains over t side by side */
+            float *d = dw + (int64_t)i * O + o;
+            __m256 a0 = _mm256_loadu_ps(d), a1 = _mm256_loadu_ps(d + 8),
+                   a2 = _mm256_loadu_ps(d + 16), a3 = _mm256_loadu_ps(d + 24);
+            for (int t = 0; t < T; t++) {
+                __m256 xb = _mm256_broadcast_ss(x + (int64_t)t * I + i);
+                const float *g = dy + (int64_t)t * O + o;
+                a0 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(g), a0);
+                a1 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(g + 8), a1);
+                a2 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(g + 16), a2);
+                a3 = _mm256_fmadd_ps(xb, _mm256_loadu_ps(g + 24), a3);
+            }
+            _mm256_storeu_ps(d, a0);
+            _mm256_storeu_ps(d + 8, a1);
+            _mm256_storeu_ps(d + 16, a2);
+            _mm256_storeu_ps(d + 24, a3);
+        }
+        for (; o < O; o += 8) {
             __m256 acc = _mm256_loadu_ps(dw + (int64_t)i * O + o);
             for (int t = 0; t < T; t++)
                 acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + (int64_t)t * I + i),
                                       _mm256_loadu_ps(dy + (int64_t)t * O + o), acc);
             _mm256_storeu_ps(dw + (int64_t)i * O + o, acc);
         }
+    }
 }
 
 void ssx_linear_kernels(ssx_kernel_set *k, int avx2) {
