@@ -92,7 +92,9 @@ struct ssx_ssm {
     int64_t *ecur;             /* [cap] the Adam step a row of E has caught up to */
     float hist[HIST_STEPS][2]; /* per Adam step: IBC1, IBC2 */
     float *W, *gW, *mW, *vW;   /* blocked [cap/8][DM][8] */
-    float *L, *X;              /* [TM][cap]: logits (then dlogits), exp(logit - max) */
+    float *L, *X;              /* [TM][ld_of(cap)]: a chunk's logits, exp(logit - max) */
+    float *Lc;                 /* the coding position's logits: one row, reused, so
+                                * that only X of the chunk's rows stays for training */
     double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
     float mx[TM];
     float *part;               /* head_bwd_x partials: [nsb][TM][DM][8] */
@@ -209,7 +211,7 @@ void ssx_ssm_free(ssx_ssm *s) {
     free(s->ecur);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
-    free(s->L); free(s->X); free(s->part); free(s->red); free(s->smx);
+    free(s->L); free(s->Lc); free(s->X); free(s->part); free(s->red); free(s->smx);
     free(s);
 }
 
@@ -240,8 +242,10 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     /* L and X: their content is per chunk and need not survive, except that a
      * growing vocabulary invalidates the chunk's logits (ve_at). */
     free(s->L);
+    free(s->Lc);
     free(s->X);
     s->L = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
+    s->Lc = (float *)calloc((size_t)ld_of(cap), sizeof(float));
     s->X = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
     int nsb = (cap + SB_ROWS - 1) / SB_ROWS;
     free(s->part);
@@ -250,7 +254,7 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     s->smx = (float *)malloc((size_t)nsb * TM * sizeof(float));
     s->part = (float *)malloc((size_t)nsb * TM * DM * 8 * sizeof(float));
     s->red = (double *)malloc((size_t)nsb * TM * 2 * sizeof(double));
-    if (!s->L || !s->X || !s->part || !s->red || !s->smx) return -1;
+    if (!s->L || !s->Lc || !s->X || !s->part || !s->red || !s->smx) return -1;
     for (int t = 0; t < TM; t++) s->ve_at[t] = -1;
     s->cap = cap;
     return 0;
@@ -410,14 +414,12 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
-
-/* Head logits, softmax sums and entropy terms for positions [t0, t0+T):
- * per super-block partials (maxima, sums), combined in super-block order.
+/* Head logits (into L, rows of stride ld), softmax sums and entropy terms for
+ * positions [t0, t0+T); the exponentials go to X's rows.  Per super-block partials (maxima, sums), combined in super-block order.
  * One team: each thread keeps the same super-blocks in both passes. */
-static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy) {
+static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy, float *L) {
     int64_t ld = ld_of(ve), nb = (ve + 7) / 8, ve8 = nb * 8;
     int nsb = nsb_of(ve);
-    float *L = s->L + t0 * ld;
     double *red = s->red;
     float *smx = s->smx;
 #pragma omp parallel num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
@@ -800,10 +802,10 @@ static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     for (int t = 0; t < T; t++) reuse &= s->ve_at[t] == ve;
     if (!reuse) {
         forward_layers(s, 0, T);
-        head_forward(s, 0, T, ve, 0);
+        head_forward(s, 0, T, ve, 0, s->L);
     }
     for (int step = 0; step < steps; step++) {
-        if (step > 0) head_forward(s, 0, T, ve, 0); /* the layers ran in the last step */
+        if (step > 0) head_forward(s, 0, T, ve, 0, s->L); /* the layers ran in the last step */
         backward(s, T, ve, 0);
         adam_and_forward(s, T, ve); /* the last leaves the state after the chunk */
     }
@@ -817,10 +819,10 @@ const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy) {
     int t = s->n;
     s->a[t] = s->prev;
     forward_layers(s, t, 1);
-    head_forward(s, t, 1, ve, 1);
+    head_forward(s, t, 1, ve, 1, s->Lc);
     if (!s->trained) return NULL;
     *entropy = ssx_log(s->S[t]) - s->Hs[t] / s->S[t];
-    return s->L + (int64_t)t * ld_of(ve);
+    return s->Lc;
 }
 
 void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve) {
@@ -902,7 +904,7 @@ double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, in
     memcpy(s->a, in, sizeof(int32_t) * T);
     memcpy(s->b, tgt, sizeof(int32_t) * T);
     forward_layers(s, 0, T);
-    head_forward(s, 0, T, ve, 0);
+    head_forward(s, 0, T, ve, 0, s->L);
     for (int t = 0; t < T; t++)
         memcpy(logits + (size_t)t * ve, s->L + (size_t)t * ld_of(ve), sizeof(float) * ve);
     memset(s->gE, 0, sizeof(float) * (size_t)ve * DM);
