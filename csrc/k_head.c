@@ -25,7 +25,7 @@ static void head_bwd_w_scalar(const float *dl, int64_t ld, const float *x, int T
     for (int64_t b = b0; b < b1; b++)
         for (int k = 0; k < K; k++)
             for (int l = 0; l < 8; l++) {
-                float acc = dwb[(b * K + k) * 8 + l];
+                float acc = 0.0f;
                 for (int t = 0; t < T; t++) acc = fmaf(dl[t * ld + b * 8 + l], x[t * K + k], acc);
                 dwb[(b * K + k) * 8 + l] = acc;
             }
@@ -137,10 +137,8 @@ AVX2 static void head_bwd_w_avx2(const float *dl, int64_t ld, const float *x, in
     for (; b + 2 <= b1; b += 2) {
         float *d0 = dwb + b * K * 8, *d1 = d0 + K * 8;
         for (int k = 0; k < K; k += 4) {
-            __m256 a00 = _mm256_loadu_ps(d0 + k * 8), a01 = _mm256_loadu_ps(d0 + (k + 1) * 8),
-                   a02 = _mm256_loadu_ps(d0 + (k + 2) * 8), a03 = _mm256_loadu_ps(d0 + (k + 3) * 8),
-                   a10 = _mm256_loadu_ps(d1 + k * 8), a11 = _mm256_loadu_ps(d1 + (k + 1) * 8),
-                   a12 = _mm256_loadu_ps(d1 + (k + 2) * 8), a13 = _mm256_loadu_ps(d1 + (k + 3) * 8);
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00,
+                   a11 = a00, a12 = a00, a13 = a00;
             for (int t = 0; t < T; t++) {
                 __m256 u = _mm256_loadu_ps(dl + t * ld + b * 8);
                 __m256 v = _mm256_loadu_ps(dl + t * ld + b * 8 + 8);
@@ -169,7 +167,7 @@ AVX2 static void head_bwd_w_avx2(const float *dl, int64_t ld, const float *x, in
     for (; b < b1; b++) {
         float *dw = dwb + b * K * 8;
         for (int k = 0; k < K; k++) {
-            __m256 a = _mm256_loadu_ps(dw + k * 8);
+            __m256 a = _mm256_setzero_ps();
             for (int t = 0; t < T; t++)
                 a = _mm256_fmadd_ps(_mm256_loadu_ps(dl + t * ld + b * 8),
                                     _mm256_broadcast_ss(x + t * K + k), a);
@@ -314,7 +312,7 @@ AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x
         for (int k = 0; k < K; k += 8) { /* lanes: features (k + 2q, +1) x rows */
             __m512 acc[4][4];
             for (int r = 0; r < 4; r++)
-                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(d0 + (r * K + k + 2 * q) * 8);
+                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
             for (int t = 0; t < T; t++) {
                 const __m512 *p = pat + t * (K / 2) + k / 2;
                 __m512 p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3];
@@ -335,7 +333,7 @@ AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x
         for (int k = 0; k < K; k += 8) {
             __m512 acc[2][4];
             for (int r = 0; r < 2; r++)
-                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_loadu_ps(d0 + (r * K + k + 2 * q) * 8);
+                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
             for (int t = 0; t < T; t++) {
                 const __m512 *p = pat + t * (K / 2) + k / 2;
                 for (int r = 0; r < 2; r++) {

@@ -65,6 +65,7 @@ typedef struct ssx_kernel_set {
      * rows are vocabulary entries, k < SSX_DM; out/dl rows have stride ld. */
     void (*head_fwd)(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
                      float *out, int64_t ld);
+    /* dwb[b][k][l] = sum over t of dl[t][8b+l] * x[t][k] (written, not added) */
     void (*head_bwd_w)(const float *dl, int64_t ld, const float *x, int T,
                        int64_t b0, int64_t b1, float *dwb);
     /* part[t][k][8] = sum over blocks of dl[t][8b+l] * wb[b][k][l], per lane. */

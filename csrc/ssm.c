@@ -610,6 +610,19 @@ WIDER static void sumsq_lanes(double *restrict lanes, const float *restrict g, i
         for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
 }
 
+/* The same for two arrays, their chains interleaved. */
+WIDER static void sumsq_lanes2(double *restrict la, const float *restrict a, int64_t na,
+                               double *restrict lb, const float *restrict b, int64_t nb) {
+    int64_t n = na < nb ? na : nb;
+    for (int64_t i = 0; i < n; i += 8)
+        for (int q = 0; q < 8; q++) {
+            la[q] += (double)a[i + q] * (double)a[i + q];
+            lb[q] += (double)b[i + q] * (double)b[i + q];
+        }
+    if (na > n) sumsq_lanes(la, a + n, na - n);
+    if (nb > n) sumsq_lanes(lb, b + n, nb - n);
+}
+
 static double sumsq_finish(const double lanes[8]) {
     return ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
            ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
@@ -680,19 +693,32 @@ static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
         _Alignas(64) float buf[TM * DLD];
 #pragma omp single nowait
         backward_layers(s, T);
+        /* two super-blocks at a time: their sums of squares are two chains
+         * side by side (each is one long chain of dependent adds) */
 #pragma omp for schedule(dynamic, 1)
-        for (int sb = 0; sb < nsb; sb++) {
-            int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
-            double lanes[8] = {0};
-            for (int64_t c0 = b0; c0 < b1; c0 += DCB) {
-                int64_t c1 = c0 + DCB < b1 ? c0 + DCB : b1;
-                float *gw = s->gW + c0 * DM * 8;
-                dgrad_fill(s, &dg, T, c0, c1, buf);
-                memset(gw, 0, sizeof(float) * (size_t)(c1 - c0) * 8 * DM);
-                ssx_k->head_bwd_w(buf, DLD, s->xf[0], T, 0, c1 - c0, gw);
-                sumsq_lanes(lanes, gw, (c1 - c0) * 8 * DM);
+        for (int pair = 0; pair < (nsb + 1) / 2; pair++) {
+            double lanes[2][8] = {{0}};
+            int64_t c0[2], c1[2];
+            for (int h = 0; h < 2; h++) {
+                int sb = 2 * pair + h;
+                c0[h] = (int64_t)sb * SB_BLOCKS;
+                c1[h] = sb < nsb ? (c0[h] + SB_BLOCKS < nb ? c0[h] + SB_BLOCKS : nb) : c0[h];
             }
-            s->red[sb] = sumsq_finish(lanes);
+            while (c0[0] < c1[0] || c0[1] < c1[1]) {
+                int64_t n[2] = {0, 0};
+                for (int h = 0; h < 2; h++) {
+                    if (c0[h] >= c1[h]) continue;
+                    int64_t e = c0[h] + DCB < c1[h] ? c0[h] + DCB : c1[h];
+                    dgrad_fill(s, &dg, T, c0[h], e, buf);
+                    ssx_k->head_bwd_w(buf, DLD, s->xf[0], T, 0, e - c0[h], s->gW + c0[h] * DM * 8);
+                    n[h] = (e - c0[h]) * 8 * DM;
+                }
+                sumsq_lanes2(lanes[0], n[0] ? s->gW + c0[0] * DM * 8 : s->gW, n[0], lanes[1],
+                             n[1] ? s->gW + c0[1] * DM * 8 : s->gW, n[1]);
+                for (int h = 0; h < 2; h++) c0[h] += n[h] / (8 * DM);
+            }
+            for (int h = 0; h < 2 && 2 * pair + h < nsb; h++)
+                s->red[2 * pair + h] = sumsq_finish(lanes[h]);
         }
     }
     return loss / T;
