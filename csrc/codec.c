@@ -76,6 +76,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
+            if (m->pending) ssx_model_finish(m, v0, v1);
             pmx[sg] = ssx_k->max(m->logits + v0, v1 - v0);
         }
 #pragma omp single
@@ -133,6 +134,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
             ptot[sg] = v1 > v0 ? ssx_k->freq(m->e + v0, v1 - v0, scale, m->freq + v0) : 0;
         }
     }
+    m->pending = 0;
     uint64_t total = 0;
     for (int sg = 0; sg < nseg; sg++) total += ptot[sg];
     return total;

@@ -239,11 +239,22 @@ void ssx_model_predict(ssx_model *m) {
     if (ssm) {
         double sc = 0.4 + 0.6 * h / 5.5;
         s = (float)(sc < 0.2 ? 0.2 : sc > 2.5 ? 2.5 : sc);
-        mix(m->logits, ssm, s, m->prior, m->live);
-    } else {
-        memcpy(m->logits, m->prior, sizeof(float) * (size_t)m->live);
     }
-    if (m->ngram) ssx_ngram_predict(m->ngram, s, m->logits);
+    m->pend_ssm = ssm;
+    m->pend_s = s;
+    if (!m->ngram) { /* element-wise: the coder's parallel pass finishes it */
+        m->pending = 1;
+        return;
+    }
+    ssx_model_finish(m, 0, m->live);
+    ssx_ngram_predict(m->ngram, s, m->logits);
+}
+
+void ssx_model_finish(ssx_model *m, int64_t v0, int64_t v1) {
+    if (m->pend_ssm)
+        mix(m->logits + v0, m->pend_ssm + v0, m->pend_s, m->prior + v0, (int32_t)(v1 - v0));
+    else
+        memcpy(m->logits + v0, m->prior + v0, sizeof(float) * (size_t)(v1 - v0));
 }
 
 void ssx_model_update(ssx_model *m, int32_t c) {

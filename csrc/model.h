@@ -51,14 +51,23 @@ struct ssx_model {
     double esum, dots[SSX_MAX_DOT]; /* the current softmax: sum of e, the dots */
     double csum[SSX_MIX_CSUM]; /* and its sums per token class (mixer.h) */
     double *segcsum;           /* the same per segment of the vocabulary */
+    /* Without mixer and n-grams the logits are SSM + s * prior, element by
+     * element: predict leaves them to ssx_model_finish, which the coder runs
+     * per segment inside its parallel pass. */
+    int pending;
+    const float *pend_ssm; /* NULL: the prior alone */
+    float pend_s;
 };
 
 /* Make room for `n` live tokens (compact slots); 0 or SSX_ERR_NOMEM. */
 int ssx_model_reserve(ssx_model *m, int32_t n);
 /* Append global id g to the live vocabulary. */
 void ssx_model_add_token(ssx_model *m, int32_t g);
-/* Fill m->logits[0..live) for the next position. */
+/* Fill m->logits[0..live) for the next position, or, where m->pending is
+ * set on return, leave it to ssx_model_finish over [0, live). */
 void ssx_model_predict(ssx_model *m);
+/* m->logits[v0..v1) of a pending prediction. */
+void ssx_model_finish(ssx_model *m, int64_t v0, int64_t v1);
 /* Record a point of the running code length when one is due. */
 void ssx_model_note_progress(ssx_model *m);
 /* Learn from the compact token c that was just coded. */
