@@ -46,6 +46,45 @@ static void lin_bwd_w_scalar(const float *x, const float *dy, int T, int I, int 
         for (int g = 0; g < G; g++) _mm256_storeu_ps(yt + o + 8 * g, a[g]);            \
     } while (0)
 
+static void row_sums_scalar(const float *v, int rows, int n, float *out) {
+    for (int r = 0; r < rows; r++) {
+        float acc = 0.0f;
+        for (int i = 0; i < n; i++) acc += v[r * n + i];
+        out[r] = acc;
+    }
+}
+
+/* Eight rows at a time: 8x8 tiles transposed so that each lane carries one
+ * row's chain, still in element order. */
+AVX2 static void row_sums_avx2(const float *v, int rows, int n, float *out) {
+    if (n % 8) { row_sums_scalar(v, rows, n, out); return; }
+    int r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int i = 0; i < n; i += 8) {
+            __m256 a[8], t[8], u[8];
+            for (int q = 0; q < 8; q++) a[q] = _mm256_loadu_ps(v + (int64_t)(r + q) * n + i);
+            for (int q = 0; q < 8; q += 2) {
+                t[q] = _mm256_unpacklo_ps(a[q], a[q + 1]);
+                t[q + 1] = _mm256_unpackhi_ps(a[q], a[q + 1]);
+            }
+            for (int q = 0; q < 8; q += 4) {
+                u[q] = _mm256_shuffle_ps(t[q], t[q + 2], 0x44);
+                u[q + 1] = _mm256_shuffle_ps(t[q], t[q + 2], 0xEE);
+                u[q + 2] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0x44);
+                u[q + 3] = _mm256_shuffle_ps(t[q + 1], t[q + 3], 0xEE);
+            }
+            /* column c of the tile: rows r..r+7 of element i + c */
+            for (int c = 0; c < 4; c++)
+                acc = _mm256_add_ps(acc, _mm256_permute2f128_ps(u[c], u[c + 4], 0x20));
+            for (int c = 0; c < 4; c++)
+                acc = _mm256_add_ps(acc, _mm256_permute2f128_ps(u[c], u[c + 4], 0x31));
+        }
+        _mm256_storeu_ps(out + r, acc);
+    }
+    if (r < rows) row_sums_scalar(v + (int64_t)r * n, rows - r, n, out + r);
+}
+
 AVX2 static void lin_fwd_avx2(const float *x, int T, int I, const float *w, int O, float *y) {
     for (int t = 0; t < T; t++) {
         const float *xt = x + (int64_t)t * I;
@@ -135,4 +174,5 @@ void ssx_linear_kernels(ssx_kernel_set *k, int avx2) {
     k->lin_fwd = avx2 ? lin_fwd_avx2 : lin_fwd_scalar;
     k->lin_bwd_x = avx2 ? lin_bwd_x_avx2 : lin_bwd_x_scalar;
     k->lin_bwd_w = avx2 ? lin_bwd_w_avx2 : lin_bwd_w_scalar;
+    k->row_sums = avx2 ? row_sums_avx2 : row_sums_scalar;
 }

@@ -60,6 +60,8 @@ typedef struct ssx_kernel_set {
     void (*lin_bwd_x)(const float *dy, int T, int O, const float *w, int I, float *dx);
     /* dw[i][o] += sum_t x[t][i] dy[t][o]: one FMA chain over t per weight. */
     void (*lin_bwd_w)(const float *x, const float *dy, int T, int I, int O, float *dw);
+    /* out[r] = sum of v[r][0..n) added in order from +0 (one chain per row). */
+    void (*row_sums)(const float *v, int rows, int n, float *out);
 
     /* The output head over row blocks [b0, b1) of wb[b][k][8] (k_head.c);
      * rows are vocabulary entries, k < SSX_DM; out/dl rows have stride ld. */

@@ -78,6 +78,7 @@ typedef struct lcache {
     float h0[DI * DS]; /* state at the chunk start */
     float y[TM][DI], sigz[TM][DI], sz[TM][DI], g[TM][DI];
     float A[DI * DS]; /* -exp(A_log) state-major, refreshed after each update */
+    float convT[DC][DI]; /* the convolution weights tap-major, likewise */
 } lcache;
 
 struct ssx_ssm {
@@ -148,12 +149,16 @@ static void bind(layer L[NL], float *base) {
 #define LNF_G(base) ((base) + NL * LAYER_SIZE)
 #define LNF_B(base) ((base) + NL * LAYER_SIZE + DM)
 
-static void refresh_A(ssx_ssm *s) {
+/* The layouts the layers compute with, from the parameters: A = -exp(A_log)
+ * state-major and the convolution weights tap-major (channels in the lanes). */
+static void refresh_derived(ssx_ssm *s) {
     float e[DI * DS];
     for (int l = 0; l < NL; l++) {
         ssx_k->vexp(s->pl[l].g[P_A_LOG], e, DI * DS);
         for (int i = 0; i < DI; i++)
             for (int j = 0; j < DS; j++) s->lc[l].A[j * DI + i] = -e[i * DS + j];
+        for (int i = 0; i < DI; i++)
+            for (int k = 0; k < DC; k++) s->lc[l].convT[k][i] = s->pl[l].g[P_CONV_W][i * DC + k];
     }
 }
 
@@ -176,7 +181,7 @@ static void init_params(ssx_ssm *s) {
         for (int i = 0; i < DI * DM; i++) g[P_OUT_W][i] = init_normal(s->seed, st + 6, i, 0.02f);
     }
     for (int i = 0; i < DM; i++) { LNF_G(s->P)[i] = 1.0f; LNF_B(s->P)[i] = 0.0f; }
-    refresh_A(s);
+    refresh_derived(s);
 }
 
 /* ---- lifetime ---- */
@@ -294,7 +299,7 @@ static void sigmoid_n(const float *x, float *sig, int n) {
 
 /* One state j of the scan for all channels (the lanes):
  * h = dA hp + bx B_j, y += h C_j. */
-WIDE static void scan_step(const float *restrict dA, const float *restrict hp,
+static inline void scan_step(const float *restrict dA, const float *restrict hp,
                            const float *restrict bx, float Bj, float Cj, float *restrict h,
                            float *restrict y) {
     for (int i = 0; i < DI; i++) {
@@ -306,7 +311,7 @@ WIDE static void scan_step(const float *restrict dA, const float *restrict hp,
 
 /* Its backward for one state j: dh carries the state's gradient back one
  * position; dd, dbx are per-channel chains; vb, vc the terms of dB_j, dC_j. */
-WIDE static void scan_back_step(float *restrict dh, const float *restrict dy, float Cj,
+static inline void scan_back_step(float *restrict dh, const float *restrict dy, float Cj,
                                 float Bj, const float *restrict h, const float *restrict hp,
                                 const float *restrict dA, const float *restrict A,
                                 const float *restrict dl, const float *restrict dix,
@@ -324,20 +329,6 @@ WIDE static void scan_back_step(float *restrict dh, const float *restrict dy, fl
     }
 }
 
-/* dB_j, dC_j = sums of vb, vc over the channels, in channel order (one chain
- * per state, the reference's order); the 32 chains run side by side. */
-WIDE static void channel_sums(const float *restrict vb, const float *restrict vc,
-                              float *restrict dB, float *restrict dC) {
-    float sb[DS], sc[DS];
-    for (int j = 0; j < DS; j++) sb[j] = sc[j] = 0.0f;
-    for (int i = 0; i < DI; i++)
-        for (int j = 0; j < DS; j++) {
-            sc[j] += vc[j * DI + i];
-            sb[j] += vb[j * DI + i];
-        }
-    for (int j = 0; j < DS; j++) { dB[j] = sb[j]; dC[j] = sc[j]; }
-}
-
 /* One layer over positions [t0, t0+T): x (in/out, [T][DM]) is the residual
  * stream.  The recurrent state is h0 / h[t-1] and win[t .. t+DC-2]. */
 WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM]) {
@@ -351,11 +342,10 @@ WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM])
     ssx_k->lin_fwd(c->u[t0], T, DM, g[P_IN_W], 2 * DI, c->v[t0]);
     for (int t = t0; t < t0 + T; t++) {
         memcpy(c->win[t + DC - 1], c->v[t], sizeof(float) * DI);
-        for (int i = 0; i < DI; i++) {
-            float acc = g[P_CONV_B][i];
-            for (int k = 0; k < DC; k++) acc += g[P_CONV_W][i * DC + k] * c->win[t + k][i];
-            c->xconv[t][i] = acc;
-        }
+        float *acc = c->xconv[t]; /* per channel: bias, then the taps in order */
+        for (int i = 0; i < DI; i++) acc[i] = g[P_CONV_B][i];
+        for (int k = 0; k < DC; k++)
+            for (int i = 0; i < DI; i++) acc[i] += c->convT[k][i] * c->win[t + k][i];
     }
     sigmoid_n(c->xconv[t0], c->sigc[t0], DI * T);
     for (int t = t0; t < t0 + T; t++)
@@ -526,7 +516,9 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
             scan_back_step(dh + q, dyt, C[j], B[j], h + q, hp + q, dA + q, A + q, dl, dix,
                            dd, dbx, ga + q, vb + q, vc + q);
         }
-        channel_sums(vb, vc, dB, dC);
+        /* dB_j, dC_j: sums over the channels in channel order (the reference's) */
+        ssx_k->row_sums(vb, DS, DI, dB);
+        ssx_k->row_sums(vc, DS, DI, dC);
         float ddelta_sum = 0.0f;
         for (int i = 0; i < DI; i++) {
             float ddi = dd[i] + dbx[i] * xc[i];
@@ -543,16 +535,23 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
     ssx_k->lin_bwd_w(c->xc[0], dp[0], T, DI, XP, G[P_X_W]);
     ssx_k->lin_bwd_x(dp[0], T, XP, g[P_X_W], DI, dxc[0]);
     memset(dxs, 0, sizeof(float) * DI * (T + DC - 1));
-    for (int t = T - 1; t >= 0; t--)
+    float gct[DC][DI]; /* the convolution weights' gradient, tap-major */
+    memset(gct, 0, sizeof gct);
+    for (int t = T - 1; t >= 0; t--) {
+        float dxv[DI];
         for (int i = 0; i < DI; i++) {
             float sg = c->sigc[t][i], xv = c->xconv[t][i];
-            float dxv = dxc[t][i] * (sg * (1.0f + xv * (1.0f - sg)));
-            G[P_CONV_B][i] += dxv;
-            for (int k = 0; k < DC; k++) {
-                G[P_CONV_W][i * DC + k] += dxv * c->win[t + k][i];
-                dxs[t + k][i] += dxv * g[P_CONV_W][i * DC + k];
-            }
+            dxv[i] = dxc[t][i] * (sg * (1.0f + xv * (1.0f - sg)));
+            G[P_CONV_B][i] += dxv[i];
         }
+        for (int k = 0; k < DC; k++)
+            for (int i = 0; i < DI; i++) {
+                gct[k][i] += dxv[i] * c->win[t + k][i];
+                dxs[t + k][i] += dxv[i] * c->convT[k][i];
+            }
+    }
+    for (int i = 0; i < DI; i++)
+        for (int k = 0; k < DC; k++) G[P_CONV_W][i * DC + k] = gct[k][i];
     for (int t = 0; t < T; t++) memcpy(dv[t], dxs[t + DC - 1], sizeof(float) * DI);
     ssx_k->lin_bwd_w(c->u[0], dv[0], T, DM, 2 * DI, G[P_IN_W]);
     memset(du, 0, sizeof(float) * DM * T);
@@ -794,7 +793,7 @@ static void adam_and_forward(ssx_ssm *s, int T, int32_t ve) {
             s->ecur[r] = s->adam_t;
             memset(s->gE + r * DM, 0, sizeof(float) * DM);
         }
-    refresh_A(s);
+    refresh_derived(s);
 #pragma omp parallel num_threads(s->threads) if (s->threads > 1)
     {
     ssx_fp_enter(); /* worker threads start with the default MXCSR */
@@ -906,7 +905,7 @@ int64_t ssx_ssm_group(ssx_ssm *s, int which, int grad, float *buf, int64_t n, in
         float *q = rows ? p + (i % cols) * stride + i / cols : p + i;
         if (set) *q = buf[i]; else buf[i] = *q;
     }
-    if (set && grp == P_A_LOG && !grad) refresh_A(s);
+    if (set && !grad) refresh_derived(s);
     return size;
 }
 
