@@ -309,23 +309,36 @@ static inline void scan_step(const float *restrict dA, const float *restrict hp,
     }
 }
 
-/* Its backward for one state j: dh carries the state's gradient back one
- * position; dd, dbx are per-channel chains; vb, vc the terms of dB_j, dC_j. */
-static inline void scan_back_step(float *restrict dh, const float *restrict dy, float Cj,
-                                float Bj, const float *restrict h, const float *restrict hp,
-                                const float *restrict dA, const float *restrict A,
-                                const float *restrict dl, const float *restrict dix,
-                                float *restrict dd, float *restrict dbx, float *restrict ga,
-                                float *restrict vb, float *restrict vc) {
-    for (int i = 0; i < DI; i++) {
-        float dhq = dh[i] + dy[i] * Cj;
-        vc[i] = dy[i] * h[i];
-        float t1 = dhq * hp[i] * dA[i];
-        dd[i] += t1 * A[i];
-        ga[i] += t1 * dl[i] * A[i];
-        dbx[i] += dhq * Bj;
-        vb[i] = dhq * dix[i];
-        dh[i] = dhq * dA[i];
+/* Its backward at one position for the channels [i0, i0 + 8), all states:
+ * dh carries the state's gradient back one position; dd, dbx are per-channel
+ * chains over the states in order (kept in registers); vb, vc the terms of
+ * dB_j, dC_j. */
+static inline void scan_back_lanes(int i0, float *restrict dh, const float *restrict dy,
+                                   const float *restrict C, const float *restrict B,
+                                   const float *restrict h, const float *restrict hp,
+                                   const float *restrict dA, const float *restrict A,
+                                   const float *restrict dl, const float *restrict dix,
+                                   float *restrict dd, float *restrict dbx, float *restrict ga,
+                                   float *restrict vb, float *restrict vc) {
+    float d8[8], b8[8];
+    for (int l = 0; l < 8; l++) d8[l] = b8[l] = 0.0f;
+    for (int j = 0; j < DS; j++) {
+        int q = j * DI + i0;
+        for (int l = 0; l < 8; l++) {
+            int i = i0 + l;
+            float dhq = dh[q + l] + dy[i] * C[j];
+            vc[q + l] = dy[i] * h[q + l];
+            float t1 = dhq * hp[q + l] * dA[q + l];
+            d8[l] += t1 * A[q + l];
+            ga[q + l] += t1 * dl[i] * A[q + l];
+            b8[l] += dhq * B[j];
+            vb[q + l] = dhq * dix[i];
+            dh[q + l] = dhq * dA[q + l];
+        }
+    }
+    for (int l = 0; l < 8; l++) {
+        dd[i0 + l] = d8[l];
+        dbx[i0 + l] = b8[l];
     }
 }
 
@@ -506,16 +519,12 @@ WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
         float dd[DI], dbx[DI], dix[DI];
         for (int i = 0; i < DI; i++) {
             G[P_D][i] += dyt[i] * xc[i];
-            dd[i] = dbx[i] = 0.0f;
             dix[i] = dl[i] * xc[i];
         }
         /* channels in the lanes; dd and dbx are one chain per channel in
          * state order */
-        for (int j = 0; j < DS; j++) {
-            int q = j * DI;
-            scan_back_step(dh + q, dyt, C[j], B[j], h + q, hp + q, dA + q, A + q, dl, dix,
-                           dd, dbx, ga + q, vb + q, vc + q);
-        }
+        for (int i0 = 0; i0 < DI; i0 += 8)
+            scan_back_lanes(i0, dh, dyt, C, B, h, hp, dA, A, dl, dix, dd, dbx, ga, vb, vc);
         /* dB_j, dC_j: sums over the channels in channel order (the reference's) */
         ssx_k->row_sums(vb, DS, DI, dB);
         ssx_k->row_sums(vc, DS, DI, dC);
