@@ -67,7 +67,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     int nseg = (int)((n8 + SSX_CODE_SEG - 1) / SSX_CODE_SEG);
     double *psum = m->segsum;
     uint64_t *ptot = m->segtot;
-    float *pmx = m->segmx, mx = 0.0f;
+    float *pmx = m->segmx;
     int classes = m->mix && ssx_mixer_uses_classes(m->mix);
 #pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
     {
@@ -79,11 +79,9 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
             if (m->pending) ssx_model_finish(m, v0, v1);
             pmx[sg] = ssx_k->max(m->logits + v0, v1 - v0);
         }
-#pragma omp single
-        {
-            mx = pmx[0];
-            for (int sg = 1; sg < nseg; sg++) mx = pmx[sg] > mx ? pmx[sg] : mx;
-        }
+        /* every thread combines the maxima itself (exact): no extra barrier */
+        float mx = pmx[0];
+        for (int sg = 1; sg < nseg; sg++) mx = pmx[sg] > mx ? pmx[sg] : mx;
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n8 ? v0 + SSX_CODE_SEG : n8;

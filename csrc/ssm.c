@@ -439,12 +439,15 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
                 smx[sb * TM + t] = ssx_k->max(L + t * ld + v0, v1 - v0);
             }
         }
-#pragma omp single
+        /* every thread combines the maxima itself (exact): no extra barrier */
+        float mloc[TM];
         for (int t = 0; t < T; t++) {
             float m = smx[t];
             for (int sb = 1; sb < nsb; sb++) m = smx[sb * TM + t] > m ? smx[sb * TM + t] : m;
-            s->mx[t0 + t] = m;
+            mloc[t] = m;
         }
+#pragma omp master
+        for (int t = 0; t < T; t++) s->mx[t0 + t] = mloc[t];
         /* exp, sums and entropy numerators */
 #pragma omp for schedule(static)
         for (int sb = 0; sb < nsb; sb++) {
@@ -452,7 +455,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
             for (int t = 0; t < T; t++) {
                 const float *l = L + t * ld + v0;
                 float *e = s->X + (t0 + t) * ld + v0;
-                float m = s->mx[t0 + t];
+                float m = mloc[t];
                 double *r = red + ((size_t)sb * TM + t) * 2;
                 if (want_entropy)
                     r[0] = ssx_k->exp_sum_ent(l, v1 - v0, m, e, (v1 < ve ? v1 : ve) - v0, &r[1]);
