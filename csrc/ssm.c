@@ -588,8 +588,8 @@ static void backward_layers(ssx_ssm *s, int T) {
 
 /* d = (e * invs) * inv_t - smooth: the logits' gradient before the target's
  * share is taken off. */
-WIDER static void dlogits(float *restrict d, const float *restrict e, int64_t n, float invs,
-                         float inv_t, float smooth) {
+static inline void dlogits(float *restrict d, const float *restrict e, int64_t n, float invs,
+                           float inv_t, float smooth) {
     for (int64_t v = 0; v < n; v++) d[v] = (e[v] * invs) * inv_t - smooth;
 }
 
@@ -604,8 +604,8 @@ typedef struct dgrad {
 } dgrad;
 
 /* buf[t][v - 8 c0] for the rows of blocks [c0, c1), positions t < T. */
-static void dgrad_fill(const ssx_ssm *s, const dgrad *g, int T, int64_t c0, int64_t c1,
-                       float *buf) {
+WIDER static void dgrad_fill(const ssx_ssm *s, const dgrad *g, int T, int64_t c0, int64_t c1,
+                             float *buf) {
     int64_t r0 = c0 * 8, r1 = c1 * 8, rv = r1 < g->ve ? r1 : g->ve;
     for (int t = 0; t < T; t++) {
         float *d = buf + t * DLD;
