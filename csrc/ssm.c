@@ -418,7 +418,8 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
 /* Head logits (into L, rows of stride ld), softmax sums and entropy terms for
- * positions [t0, t0+T); the exponentials go to X's rows.  Per super-block partials (maxima, sums), combined in super-block order.
+ * positions [t0, t0+T); the exponentials go to X's rows (L may be X itself).
+ * Per super-block partials (maxima, sums), combined in super-block order.
  * One team: each thread keeps the same super-blocks in both passes. */
 static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy, float *L) {
     int64_t ld = ld_of(ve), nb = (ve + 7) / 8, ve8 = nb * 8;
@@ -837,12 +838,14 @@ static int steps_for_chunk(const ssx_ssm *s, int64_t k) {
 static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     int reuse = 1;
     for (int t = 0; t < T; t++) reuse &= s->ve_at[t] == ve;
+    /* training needs the exponentials, not the logits: they are made in
+     * place in X, each super-block's rows while they are in cache */
     if (!reuse) {
         forward_layers(s, 0, T);
-        head_forward(s, 0, T, ve, 0, s->L);
+        head_forward(s, 0, T, ve, 0, s->X);
     }
     for (int step = 0; step < steps; step++) {
-        if (step > 0) head_forward(s, 0, T, ve, 0, s->L); /* the layers ran in the last step */
+        if (step > 0) head_forward(s, 0, T, ve, 0, s->X); /* the layers ran in the last step */
         backward(s, T, ve, 0);
         adam_and_forward(s, T, ve); /* the last leaves the state after the chunk */
     }
