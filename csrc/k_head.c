@@ -239,6 +239,28 @@ AVX512 static void pair_positions(const float *x, int T, __m512 *pat) {
                                                       _mm256_set1_ps(x[(t + 1) * K + k]), 1);
 }
 
+/* R (2 or 4) row blocks from b by four position pairs from t: 4R chains; at
+ * R = 4, eight loads feed sixteen FMAs and the chains hide the FMA latency. */
+AVX512 static inline __attribute__((always_inline)) void
+fwd_tile512(const float *w0, const __m512 *p, int R, float *out, int64_t ld, int64_t b, int t) {
+    __m512 acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m512 pk[4] = {p[k], p[K + k], p[2 * K + k], p[3 * K + k]};
+        for (int r = 0; r < R; r++) {
+            __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + (r * K + k) * 8));
+            for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(u, pk[q], acc[r][q]);
+        }
+    }
+    for (int q = 0; q < 4; q++)
+        for (int r = 0; r < R; r++) {
+            float *o = out + (int64_t)(t + 2 * q) * ld + (b + r) * 8;
+            _mm256_storeu_ps(o, _mm512_castps512_ps256(acc[r][q]));
+            _mm256_storeu_ps(o + ld, _mm512_extractf32x8_ps(acc[r][q], 1));
+        }
+}
+
 AVX512 static void head_fwd_avx512(const float *wb, int64_t b0, int64_t b1, const float *x,
                                    int T, float *out, int64_t ld) {
     if (T < 8) { head_fwd_avx2(wb, b0, b1, x, T, out, ld); return; }
@@ -246,55 +268,33 @@ AVX512 static void head_fwd_avx512(const float *wb, int64_t b0, int64_t b1, cons
     pair_positions(x, T, pat);
     int Te = T & ~7; /* positions in groups of eight (four pairs) */
     int64_t b = b0;
-    /* four row blocks by four position pairs: sixteen chains hide the FMA
-     * latency, eight loads feed sixteen FMAs */
-    for (; b + 4 <= b1; b += 4) {
-        const float *w0 = wb + b * K * 8;
-        for (int t = 0; t < Te; t += 8) {
-            const __m512 *p = pat + (t / 2) * K;
-            __m512 acc[4][4];
-            for (int r = 0; r < 4; r++)
-                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-            for (int k = 0; k < K; k++) {
-                __m512 p0 = p[k], p1 = p[K + k], p2 = p[2 * K + k], p3 = p[3 * K + k];
-                for (int r = 0; r < 4; r++) {
-                    __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + (r * K + k) * 8));
-                    acc[r][0] = _mm512_fmadd_ps(u, p0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(u, p1, acc[r][1]);
-                    acc[r][2] = _mm512_fmadd_ps(u, p2, acc[r][2]);
-                    acc[r][3] = _mm512_fmadd_ps(u, p3, acc[r][3]);
-                }
-            }
-            for (int q = 0; q < 4; q++)
-                for (int r = 0; r < 4; r++) {
-                    float *o = out + (int64_t)(t + 2 * q) * ld + (b + r) * 8;
-                    _mm256_storeu_ps(o, _mm512_castps512_ps256(acc[r][q]));
-                    _mm256_storeu_ps(o + ld, _mm512_extractf32x8_ps(acc[r][q], 1));
-                }
-        }
-    }
-    for (; b + 2 <= b1; b += 2) {
-        const float *w0 = wb + b * K * 8;
-        for (int t = 0; t < Te; t += 8) {
-            const __m512 *p = pat + (t / 2) * K;
-            __m512 acc[2][4];
-            for (int r = 0; r < 2; r++)
-                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-            for (int k = 0; k < K; k++)
-                for (int r = 0; r < 2; r++) {
-                    __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + (r * K + k) * 8));
-                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(u, p[q * K + k], acc[r][q]);
-                }
-            for (int r = 0; r < 2; r++)
-                for (int q = 0; q < 4; q++) {
-                    float *o = out + (int64_t)(t + 2 * q) * ld + (b + r) * 8;
-                    _mm256_storeu_ps(o, _mm512_castps512_ps256(acc[r][q]));
-                    _mm256_storeu_ps(o + ld, _mm512_extractf32x8_ps(acc[r][q], 1));
-                }
-        }
-    }
+    for (; b + 4 <= b1; b += 4)
+        for (int t = 0; t < Te; t += 8)
+            fwd_tile512(wb + b * K * 8, pat + (t / 2) * K, 4, out, ld, b, t);
+    for (; b + 2 <= b1; b += 2)
+        for (int t = 0; t < Te; t += 8)
+            fwd_tile512(wb + b * K * 8, pat + (t / 2) * K, 2, out, ld, b, t);
     if (b < b1) head_fwd_avx2(wb, b, b1, x, Te, out, ld);
     if (Te < T) head_fwd_avx2(wb, b0, b1, x + Te * K, T - Te, out + Te * ld, ld);
+}
+
+/* R (2 or 4) row blocks by four feature pairs (k + 2q, +1): 4R chains over t. */
+AVX512 static inline __attribute__((always_inline)) void
+bwd_w_tile512(const float *dl, int64_t ld, const __m512 *pat, int T, int R, int64_t b, int k,
+              float *d0) {
+    __m512 acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
+    for (int t = 0; t < T; t++) {
+        const __m512 *p = pat + t * (K / 2) + k / 2;
+        __m512 pq[4] = {p[0], p[1], p[2], p[3]};
+        for (int r = 0; r < R; r++) {
+            __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + (b + r) * 8));
+            for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(u, pq[q], acc[r][q]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int q = 0; q < 4; q++) _mm512_storeu_ps(d0 + (r * K + k + 2 * q) * 8, acc[r][q]);
 }
 
 AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x, int T,
@@ -306,45 +306,10 @@ AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x
             pat[t * (K / 2) + k / 2] = _mm512_insertf32x8(_mm512_set1_ps(x[t * K + k]),
                                                           _mm256_set1_ps(x[t * K + k + 1]), 1);
     int64_t b = b0;
-    /* four row blocks by four feature pairs: sixteen chains */
-    for (; b + 4 <= b1; b += 4) {
-        float *d0 = dwb + b * K * 8;
-        for (int k = 0; k < K; k += 8) { /* lanes: features (k + 2q, +1) x rows */
-            __m512 acc[4][4];
-            for (int r = 0; r < 4; r++)
-                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-            for (int t = 0; t < T; t++) {
-                const __m512 *p = pat + t * (K / 2) + k / 2;
-                __m512 p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3];
-                for (int r = 0; r < 4; r++) {
-                    __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + (b + r) * 8));
-                    acc[r][0] = _mm512_fmadd_ps(u, p0, acc[r][0]);
-                    acc[r][1] = _mm512_fmadd_ps(u, p1, acc[r][1]);
-                    acc[r][2] = _mm512_fmadd_ps(u, p2, acc[r][2]);
-                    acc[r][3] = _mm512_fmadd_ps(u, p3, acc[r][3]);
-                }
-            }
-            for (int r = 0; r < 4; r++)
-                for (int q = 0; q < 4; q++) _mm512_storeu_ps(d0 + (r * K + k + 2 * q) * 8, acc[r][q]);
-        }
-    }
-    for (; b + 2 <= b1; b += 2) {
-        float *d0 = dwb + b * K * 8;
-        for (int k = 0; k < K; k += 8) {
-            __m512 acc[2][4];
-            for (int r = 0; r < 2; r++)
-                for (int q = 0; q < 4; q++) acc[r][q] = _mm512_setzero_ps();
-            for (int t = 0; t < T; t++) {
-                const __m512 *p = pat + t * (K / 2) + k / 2;
-                for (int r = 0; r < 2; r++) {
-                    __m512 u = _mm512_broadcast_f32x8(_mm256_loadu_ps(dl + t * ld + (b + r) * 8));
-                    for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(u, p[q], acc[r][q]);
-                }
-            }
-            for (int r = 0; r < 2; r++)
-                for (int q = 0; q < 4; q++) _mm512_storeu_ps(d0 + (r * K + k + 2 * q) * 8, acc[r][q]);
-        }
-    }
+    for (; b + 4 <= b1; b += 4)
+        for (int k = 0; k < K; k += 8) bwd_w_tile512(dl, ld, pat, T, 4, b, k, dwb + b * K * 8);
+    for (; b + 2 <= b1; b += 2)
+        for (int k = 0; k < K; k += 8) bwd_w_tile512(dl, ld, pat, T, 2, b, k, dwb + b * K * 8);
     if (b < b1) head_bwd_w_avx2(dl, ld, x, T, b, b1, dwb);
 }
 
