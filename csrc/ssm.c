@@ -93,7 +93,7 @@ struct ssx_ssm {
     int64_t *ecur;             /* [cap] the Adam step a row of E has caught up to */
     float hist[HIST_STEPS][2]; /* per Adam step: IBC1, IBC2 */
     float *W, *gW, *mW, *vW;   /* blocked [cap/8][DM][8] */
-    float *L, *X;              /* [TM][ld_of(cap)]: a chunk's logits, exp(logit - max) */
+    float *X;                  /* [TM][ld_of(cap)]: a chunk's exp(logit - max) */
     float *Lc;                 /* the coding position's logits: one row, reused, so
                                 * that only X of the chunk's rows stays for training */
     double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
@@ -216,7 +216,7 @@ void ssx_ssm_free(ssx_ssm *s) {
     free(s->ecur);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
-    free(s->L); free(s->Lc); free(s->X); free(s->part); free(s->red); free(s->smx);
+    free(s->Lc); free(s->X); free(s->part); free(s->red); free(s->smx);
     free(s);
 }
 
@@ -244,12 +244,10 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     if (!ec) return -1;
     memset(ec + s->cap, 0, sizeof(int64_t) * (size_t)(cap - s->cap));
     s->ecur = ec;
-    /* L and X: their content is per chunk and need not survive, except that a
-     * growing vocabulary invalidates the chunk's logits (ve_at). */
-    free(s->L);
+    /* X and Lc: their content is per chunk and need not survive, except that a
+     * growing vocabulary invalidates the chunk's exponentials (ve_at). */
     free(s->Lc);
     free(s->X);
-    s->L = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
     s->Lc = (float *)calloc((size_t)ld_of(cap), sizeof(float));
     s->X = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
     int nsb = (cap + SB_ROWS - 1) / SB_ROWS;
@@ -259,7 +257,7 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     s->smx = (float *)malloc((size_t)nsb * TM * sizeof(float));
     s->part = (float *)malloc((size_t)nsb * TM * DM * 8 * sizeof(float));
     s->red = (double *)malloc((size_t)nsb * TM * 2 * sizeof(double));
-    if (!s->L || !s->Lc || !s->X || !s->part || !s->red || !s->smx) return -1;
+    if (!s->Lc || !s->X || !s->part || !s->red || !s->smx) return -1;
     for (int t = 0; t < TM; t++) s->ve_at[t] = -1;
     s->cap = cap;
     return 0;
@@ -647,8 +645,9 @@ static double sumsq(const float *g, int64_t n) {
 }
 
 /* Gradients of the mean label-smoothed cross-entropy over the chunk, from
- * the head activations in L/X/S; returns the loss. */
-static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
+ * the head activations in X/S; given the chunk's logits L (rows of stride
+ * ld_of(ve)) it also returns the loss, else 0. */
+static double backward(ssx_ssm *s, int T, int32_t ve, const float *L) {
     int64_t ld = ld_of(ve), nb = (ve + 7) / 8;
     int nsb = nsb_of(ve);
     dgrad dg = {ld, ve, 1.0f / (float)T, 0.0f, 0.0f, {0}};
@@ -656,10 +655,10 @@ static double backward(ssx_ssm *s, int T, int32_t ve, int want_loss) {
     dg.hit = (1.0f - s->ls) * dg.inv_t;
     for (int t = 0; t < T; t++) dg.invs[t] = (float)(1.0 / s->S[t]);
     double loss = 0.0;
-    for (int t = 0; t < T && want_loss; t++) {
+    for (int t = 0; t < T && L; t++) {
         /* -log p_v = log S - (l_v - max) */
         double lse = ssx_log(s->S[t]);
-        const float *l = s->L + t * ld;
+        const float *l = L + t * ld;
         double mean_nl = 0.0;
         for (int64_t v = 0; v < ve; v++) mean_nl += lse - (double)(l[v] - s->mx[t]);
         loss += (1.0 - s->ls) * (lse - (double)(l[s->b[t]] - s->mx[t])) +
@@ -846,7 +845,7 @@ static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
     }
     for (int step = 0; step < steps; step++) {
         if (step > 0) head_forward(s, 0, T, ve, 0, s->X); /* the layers ran in the last step */
-        backward(s, T, ve, 0);
+        backward(s, T, ve, NULL);
         adam_and_forward(s, T, ve); /* the last leaves the state after the chunk */
     }
     for (int t = 0; t < T; t++) s->ve_at[t] = -1;
@@ -943,12 +942,16 @@ double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, in
     if (T < 1 || T > TM) return -1.0;
     memcpy(s->a, in, sizeof(int32_t) * T);
     memcpy(s->b, tgt, sizeof(int32_t) * T);
+    /* the logits themselves are kept only here, for the loss and the caller */
+    float *L = (float *)malloc(sizeof(float) * (size_t)(T * ld_of(ve)));
+    if (!L) return -1.0;
     forward_layers(s, 0, T);
-    head_forward(s, 0, T, ve, 0, s->L);
+    head_forward(s, 0, T, ve, 0, L);
     for (int t = 0; t < T; t++)
-        memcpy(logits + (size_t)t * ve, s->L + (size_t)t * ld_of(ve), sizeof(float) * ve);
+        memcpy(logits + (size_t)t * ve, L + (size_t)t * ld_of(ve), sizeof(float) * ve);
     memset(s->gE, 0, sizeof(float) * (size_t)ve * DM);
-    double loss = backward(s, T, ve, 1);
+    double loss = backward(s, T, ve, L);
+    free(L);
     for (int t = 0; t < T; t++) s->ve_at[t] = -1;
     return loss;
 }
