@@ -55,7 +55,10 @@ static int bit_get(bitr *r) {
     return bit;
 }
 
-/* Probabilities of the next token as integer frequencies; returns the total. */
+static int lookahead = 1;
+
+void ssx_test_lookahead(int on) { lookahead = on; }
+
 /* Probabilities of the next token as integer frequencies; returns the total.
  * The vocabulary is cut into segments of SSX_CODE_SEG entries whose partial sums
  * are combined in order, so the result does not depend on the threads, and
@@ -221,17 +224,23 @@ static int64_t encode_block(ssx_model *m, const int32_t *tok, int64_t n,
     int rc = encode_new_tokens(m, tok, n);
     if (rc) return rc;
     int64_t start = m->out.len;
+    /* the tokens to come, for the model's look-ahead (none is new any more) */
+    int32_t *cid = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n + 1));
+    for (int64_t i = 0; cid && i < n; i++) cid[i] = m->g2c[tok[i]];
     rc_enc e;
     rc_enc_init(&e, &m->out);
     for (int64_t i = 0; i < n; i++) {
         int32_t c = m->g2c[tok[i]];
         double sum;
         m->remaining = n - i;
+        m->ahead = cid && lookahead ? cid + i : NULL; /* else: the decoder's way */
         uint64_t total = model_freqs(m, &sum);
         rc_encode(&e, cum_below(m, c), m->freq[c], total);
         account(m, c, sum, total);
         ssx_model_update(m, c);
     }
+    m->ahead = NULL;
+    free(cid);
     rc_enc_finish(&e);
     if (m->out.failed) return SSX_ERR_NOMEM;
     m->st.payload_bytes += (uint64_t)(m->out.len - start);

@@ -45,6 +45,7 @@ struct ssx_model {
     float *unseen_z;  /* -log(global id + 32) for such a token, else 0 */
     int32_t unseen;   /* live tokens not seen yet */
     int64_t remaining; /* tokens left in the block, the current one included */
+    const int32_t *ahead; /* encoder: compact ids of those tokens (NULL: decoder) */
     ssx_mix_in in;    /* the mixer's inputs for the current position */
     const float *dense[SSX_MAX_DOT]; /* dense features whose dots the softmax takes */
     int ndense;

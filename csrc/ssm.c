@@ -96,6 +96,11 @@ struct ssx_ssm {
     float *X;                  /* [TM][ld_of(cap)]: a chunk's exp(logit - max) */
     float *Lc;                 /* the coding position's logits: one row, reused, so
                                 * that only X of the chunk's rows stays for training */
+    float *Lb;                 /* encoder look-ahead: coding logits of positions
+                                * [bt0, bt1) of the chunk at bve live tokens, rows of
+                                * stride ld_of(cap); allocated on first use */
+    int bt0, bt1;
+    int32_t bve;
     double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
     float mx[TM];
     float *part;               /* head_bwd_x partials: [nsb][TM][DM][8] */
@@ -216,7 +221,7 @@ void ssx_ssm_free(ssx_ssm *s) {
     free(s->ecur);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
-    free(s->Lc); free(s->X); free(s->part); free(s->red); free(s->smx);
+    free(s->Lc); free(s->Lb); free(s->X); free(s->part); free(s->red); free(s->smx);
     free(s);
 }
 
@@ -247,7 +252,10 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap) {
     /* X and Lc: their content is per chunk and need not survive, except that a
      * growing vocabulary invalidates the chunk's exponentials (ve_at). */
     free(s->Lc);
+    free(s->Lb);
     free(s->X);
+    s->Lb = NULL;
+    s->bt1 = 0;
     s->Lc = (float *)calloc((size_t)ld_of(cap), sizeof(float));
     s->X = (float *)calloc((size_t)(TM * ld_of(cap)), sizeof(float));
     int nsb = (cap + SB_ROWS - 1) / SB_ROWS;
@@ -849,19 +857,49 @@ static void train(ssx_ssm *s, int T, int32_t ve, int steps) {
         adam_and_forward(s, T, ve); /* the last leaves the state after the chunk */
     }
     for (int t = 0; t < T; t++) s->ve_at[t] = -1;
+    s->bt1 = 0; /* new parameters: the look-ahead logits are stale */
     state_to_next_chunk(s, T);
     s->trained = 1;
 }
 
-const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy) {
+/* The coding position t is s->n, its input s->prev.  An encoder knows the
+ * inputs of the positions after it (ahead[j] is that of t + 1 + j): it runs
+ * the rest of the chunk at once, the head as one matrix-matrix product.  Each
+ * position's logits, sums and layer activations are the bits the one-position
+ * pass gives (same parameters and state, same per-output reduction order). */
+const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy, const int32_t *ahead,
+                             int64_t nahead) {
     if (s->prev < 0) return NULL;
     int t = s->n;
-    s->a[t] = s->prev;
-    forward_layers(s, t, 1);
-    head_forward(s, t, 1, ve, 1, s->Lc);
+    const float *L;
+    int64_t ld = ld_of(ve);
+    if (t >= s->bt0 && t < s->bt1 && s->bve == ve && s->a[t] == s->prev) {
+        L = s->Lb + t * ld;
+    } else {
+        int T = 1;
+        if (nahead > 0 && s->chunk - t > 1) {
+            T = s->chunk - t < 1 + nahead ? s->chunk - t : (int)(1 + nahead);
+            if (!s->Lb) s->Lb = (float *)malloc(sizeof(float) * (size_t)(TM * ld_of(s->cap)));
+            if (!s->Lb) T = 1; /* no memory: one position at a time, same bits */
+        }
+        s->a[t] = s->prev;
+        for (int j = 1; j < T; j++) s->a[t + j] = ahead[j - 1];
+        forward_layers(s, t, T);
+        if (T > 1) {
+            L = s->Lb + t * ld;
+            head_forward(s, t, T, ve, 1, s->Lb + t * ld);
+            s->bt0 = t;
+            s->bt1 = t + T;
+            s->bve = ve;
+        } else {
+            L = s->Lc;
+            head_forward(s, t, 1, ve, 1, s->Lc);
+            s->bt1 = 0;
+        }
+    }
     if (!s->trained) return NULL;
     *entropy = ssx_log(s->S[t]) - s->Hs[t] / s->S[t];
-    return s->Lc;
+    return L;
 }
 
 void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve) {
@@ -895,6 +933,7 @@ int64_t ssx_ssm_group(ssx_ssm *s, int which, int grad, float *buf, int64_t n, in
                                       : (grad ? s->gW : s->W) + ((v / 8) * DM + k) * 8 + v % 8;
                 if (set) *p = buf[v * DM + k]; else buf[v * DM + k] = *p;
             }
+        if (set) s->bt1 = 0;
         return size;
     }
     which -= 2;
@@ -920,10 +959,12 @@ int64_t ssx_ssm_group(ssx_ssm *s, int which, int grad, float *buf, int64_t n, in
         if (set) *q = buf[i]; else buf[i] = *q;
     }
     if (set && !grad) refresh_derived(s);
+    if (set) s->bt1 = 0;
     return size;
 }
 
 void ssx_ssm_state(ssx_ssm *s, float *h, float *conv, int set) {
+    if (set) s->bt1 = 0;
     for (int l = 0; l < NL; l++) {
         lcache *c = &s->lc[l];
         float *hs = h + (size_t)l * DI * DS, *cs = conv + (size_t)l * (DC - 1) * DI;
@@ -942,6 +983,7 @@ double ssx_ssm_chunk_grads(ssx_ssm *s, const int32_t *in, const int32_t *tgt, in
     if (T < 1 || T > TM) return -1.0;
     memcpy(s->a, in, sizeof(int32_t) * T);
     memcpy(s->b, tgt, sizeof(int32_t) * T);
+    s->bt1 = 0;
     /* the logits themselves are kept only here, for the loss and the caller */
     float *L = (float *)malloc(sizeof(float) * (size_t)(T * ld_of(ve)));
     if (!L) return -1.0;

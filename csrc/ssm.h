@@ -23,8 +23,11 @@ int ssx_ssm_reserve(ssx_ssm *s, int32_t cap);
 /* Initialise row c of E and W for a token new to the live vocabulary. */
 void ssx_ssm_add_row(ssx_ssm *s, int32_t c);
 /* Logits of the next token over the `ve` live tokens (valid until the next
- * call) and the entropy (nats) of their softmax; NULL until it has trained. */
-const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy);
+ * call) and the entropy (nats) of their softmax; NULL until it has trained.
+ * An encoder passes the tokens still to come (ahead[0] is the one about to be
+ * coded; none may be new to the vocabulary): the same results, faster. */
+const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy, const int32_t *ahead,
+                             int64_t nahead);
 /* The true next token: completes a training pair, trains at chunk end. */
 void ssx_ssm_observe(ssx_ssm *s, int32_t c, int32_t ve);
 

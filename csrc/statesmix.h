@@ -115,6 +115,10 @@ void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int
  * rows' kernel, 0 through the plain Adam kernel one step at a time. */
 void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
                               const float *ibc, int deferred);
+/* 0: the encoder computes the SSM one position at a time, as the decoder
+ * must; 1 (the default): it runs the chunk's known positions at once.  The
+ * output bits are the same (tests); process-wide, for tests only. */
+void ssx_test_lookahead(int on);
 /* The learned mixer's gradient of -log p(y) at the next position, for up to
  * cap of the weights in use: ana[i] as update computes it, num[i] by central
  * differences of step eps on the logits the mixer gives (tests); returns the

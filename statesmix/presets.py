@@ -87,7 +87,8 @@ def memory_estimate(config, block_size):
       at least 256): 32 bytes of coder arrays (4 more with learned mixing:
       the recency-rank index), and with the SSM 8 rows of
       DM floats (embeddings, output rows, their gradients and Adam moments),
-      a TMAX-float chunk buffer and the coding position's logit, the
+      a TMAX-float chunk buffer and the coding position's logit, a second
+      TMAX-float buffer for the encoder's look-ahead logits, the
       kernels' partial sums and maxima, and
       9 bytes of embedding-row state;
     * with the n-gram tables: their limit, ngram_mem_mb MiB;
@@ -101,7 +102,7 @@ def memory_estimate(config, block_size):
         cap *= 2
     per_slot = 32 + (4 if comp & MIX else 0)
     if comp & SSM:
-        per_slot += 8 * _SSM_DM * 4 + 9 + _SSM_TMAX * 4 + 4 \
+        per_slot += 8 * _SSM_DM * 4 + 9 + 2 * _SSM_TMAX * 4 + 4 \
             + (_SSM_TMAX * _SSM_DM * 8 * 4 + _SSM_TMAX * 2 * 8 + _SSM_TMAX * 4) \
             // _SSM_SB_ROWS + 1
     total = _BASE_MEMORY + 5 * V + cap * per_slot + 16 * int(block_size)

@@ -256,3 +256,22 @@ def test_adam_bias_factors_settle_within_the_history():
             first = k
         assert ones or first is None
     assert first is not None and first < 16640
+
+
+@pytest.mark.parametrize("preset,threads", [("ssm", 1), ("ssm", 2), ("plus", 2)])
+def test_encoder_lookahead_gives_the_one_position_bits(preset, threads):
+    """The encoder runs a chunk's known positions at once; the decoder cannot.
+    Small blocks end in mid-chunk and bring new tokens there, so look-ahead
+    runs are cut short and restarted with a grown vocabulary."""
+    import statesmix
+    from textgen import make_text
+    data = make_text(4000, 5) + bytes(range(256)) * 2 + make_text(2500, 7)
+    try:
+        lib.ssx_test_lookahead(0)
+        one = statesmix.compress(data, preset=preset, threads=threads, block_size=1024)
+        lib.ssx_test_lookahead(1)
+        ahead = statesmix.compress(data, preset=preset, threads=threads, block_size=1024)
+    finally:
+        lib.ssx_test_lookahead(1)
+    assert ahead == one
+    assert statesmix.decompress(ahead, threads=threads) == data
