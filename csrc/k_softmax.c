@@ -205,7 +205,19 @@ AVX512 static double exp_sum_ent_avx512(const float *x, int64_t n8, float shift,
                                         int64_t nv, double *ent) {
     __m512d acc = _mm512_setzero_pd(), h = acc;
     __m512 s = _mm512_set1_ps(shift);
-    for (int64_t i = 0; i < n8; i += 16) {
+    int64_t i = 0, full = nv < n8 ? nv : n8;
+    for (; i + 16 <= full; i += 16) { /* every lane counts: no masks */
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), s);
+        __m512 v = expf16(d);
+        _mm512_storeu_ps(e + i, v);
+        __m512d vl = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d vh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        acc = _mm512_add_pd(acc, vl);
+        acc = _mm512_add_pd(acc, vh);
+        h = _mm512_add_pd(h, _mm512_mul_pd(vl, _mm512_cvtps_pd(_mm512_castps512_ps256(d))));
+        h = _mm512_add_pd(h, _mm512_mul_pd(vh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(d, 1))));
+    }
+    for (; i < n8; i += 16) {
         __mmask16 in = i + 16 <= n8 ? 0xffff : 0x00ff; /* n8 is a multiple of 8 */
         __m512 d = _mm512_maskz_sub_ps(in, _mm512_maskz_loadu_ps(in, x + i), s);
         __m512 v = expf16(d);
@@ -234,7 +246,21 @@ AVX512 static double exp_sum_dot_avx512(const float *x, int64_t n8, float shift,
     __m512d acc = _mm512_setzero_pd(), d[SSX_MAX_DOT];
     for (int k = 0; k < SSX_MAX_DOT; k++) d[k] = acc;
     __m512 s = _mm512_set1_ps(shift);
-    for (int64_t i = 0; i < n8; i += 16) {
+    int64_t i = 0;
+    for (; i + 16 <= n8; i += 16) { /* whole groups: no masks */
+        __m512 v = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
+        _mm512_storeu_ps(e + i, v);
+        __m512d vl = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d vh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        acc = _mm512_add_pd(acc, vl);
+        acc = _mm512_add_pd(acc, vh);
+        for (int k = 0; k < nvec; k++) {
+            __m512 a = _mm512_loadu_ps(vec[k] + i);
+            d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vl, _mm512_cvtps_pd(_mm512_castps512_ps256(a))));
+            d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
+        }
+    }
+    for (; i < n8; i += 16) {
         __mmask16 in = i + 16 <= n8 ? 0xffff : 0x00ff;
         __m512 v = expf16(_mm512_maskz_sub_ps(in, _mm512_maskz_loadu_ps(in, x + i), s));
         _mm512_mask_storeu_ps(e + i, in, v);
