@@ -100,7 +100,10 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
             }
         }
-#pragma omp single
+        double sum_all = 0.0; /* without refinement: every thread sums (same order) */
+        if (!m->sse)
+            for (int sg = 0; sg < nseg; sg++) sum_all += psum[sg];
+#pragma omp single nowait
         {
             double sum = 0.0;
             for (int sg = 0; sg < nseg; sg++) sum += psum[sg];
@@ -128,7 +131,11 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 *sum_out = (sum - (double)et) + (double)en;
             }
         }
-        double scale = FREQ_SCALE / *sum_out;
+        if (m->sse) { /* the refined sum: wait for the thread that made it */
+#pragma omp barrier
+            sum_all = *sum_out;
+        }
+        double scale = FREQ_SCALE / sum_all;
 #pragma omp for schedule(static)
         for (int sg = 0; sg < nseg; sg++) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
