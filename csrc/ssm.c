@@ -423,6 +423,19 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
+/* This thread's share [*lo, *hi) of n super-blocks, the same in every pass
+ * over the vocabulary: the passes over a chunk's rows alternate direction, so
+ * each starts on the rows the last one left in this core's cache. */
+static void my_share(int n, int *lo, int *hi) {
+#ifdef _OPENMP
+    int nt = omp_get_num_threads(), me = omp_get_thread_num();
+#else
+    int nt = 1, me = 0;
+#endif
+    *lo = (int)((int64_t)n * me / nt);
+    *hi = (int)((int64_t)n * (me + 1) / nt);
+}
+
 /* Head logits (into L, rows of stride ld), softmax sums and entropy terms for
  * positions [t0, t0+T); the exponentials go to X's rows (L may be X itself).
  * Per super-block partials (maxima, sums), combined in super-block order.
@@ -435,9 +448,10 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
 #pragma omp parallel num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
     {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
+        int lo, hi;
+        my_share(nsb, &lo, &hi);
         /* logits; padding rows get a very negative logit; maxima over [0, ve) */
-#pragma omp for schedule(static)
-        for (int sb = 0; sb < nsb; sb++) {
+        for (int sb = lo; sb < hi; sb++) {
             int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
             ssx_k->head_fwd(s->W, b0, b1, s->xf[t0], T, L, ld);
             int64_t v0 = b0 * 8, v1 = b1 * 8 < ve ? b1 * 8 : ve;
@@ -446,6 +460,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
                 smx[sb * TM + t] = ssx_k->max(L + t * ld + v0, v1 - v0);
             }
         }
+#pragma omp barrier
         /* every thread combines the maxima itself (exact): no extra barrier */
         float mloc[TM];
         for (int t = 0; t < T; t++) {
@@ -455,9 +470,8 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
         }
 #pragma omp master
         for (int t = 0; t < T; t++) s->mx[t0 + t] = mloc[t];
-        /* exp, sums and entropy numerators */
-#pragma omp for schedule(static)
-        for (int sb = 0; sb < nsb; sb++) {
+        /* exp, sums and entropy numerators, backwards */
+        for (int sb = hi - 1; sb >= lo; sb--) {
             int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
             for (int t = 0; t < T; t++) {
                 const float *l = L + t * ld + v0;
@@ -679,8 +693,9 @@ static double backward(ssx_ssm *s, int T, int32_t ve, const float *L) {
     {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         _Alignas(64) float buf[TM * DLD];
-#pragma omp for schedule(static)
-        for (int sb = 0; sb < nsb; sb++) {
+        int lo, hi;
+        my_share(nsb, &lo, &hi);
+        for (int sb = lo; sb < hi; sb++) { /* forwards: the exponentials' pass ran backwards */
             int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
             float *part = s->part + (size_t)sb * TM * DM * 8;
             memset(part, 0, sizeof(float) * np);
@@ -690,6 +705,7 @@ static double backward(ssx_ssm *s, int T, int32_t ve, const float *L) {
                 ssx_k->head_bwd_x(buf, DLD, s->W + c0 * DM * 8, T, 0, c1 - c0, part);
             }
         }
+#pragma omp barrier
         /* the super-blocks' partials in order, all lanes at once */
 #pragma omp for schedule(static)
         for (int i0 = 0; i0 < np; i0 += 256) {
