@@ -247,7 +247,7 @@ AVX512 static double exp_sum_dot_avx512(const float *x, int64_t n8, float shift,
     for (int k = 0; k < SSX_MAX_DOT; k++) d[k] = acc;
     __m512 s = _mm512_set1_ps(shift);
     int64_t i = 0;
-    for (; i + 16 <= n8; i += 16) { /* whole groups: no masks */
+    for (; i + 16 <= n8; i += 16) {
         __m512 v = expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
         _mm512_storeu_ps(e + i, v);
         __m512d vl = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
@@ -260,20 +260,13 @@ AVX512 static double exp_sum_dot_avx512(const float *x, int64_t n8, float shift,
             d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
         }
     }
-    for (; i < n8; i += 16) {
-        __mmask16 in = i + 16 <= n8 ? 0xffff : 0x00ff;
-        __m512 v = expf16(_mm512_maskz_sub_ps(in, _mm512_maskz_loadu_ps(in, x + i), s));
-        _mm512_mask_storeu_ps(e + i, in, v);
-        __m512d vl = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        __m512d vh = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+    if (i < n8) { /* n8 is a multiple of 8: one group of eight left */
+        __m256 v = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(shift)));
+        _mm256_storeu_ps(e + i, v);
+        __m512d vl = _mm512_cvtps_pd(v);
         acc = _mm512_add_pd(acc, vl);
-        if (in == 0xffff) acc = _mm512_add_pd(acc, vh);
-        for (int k = 0; k < nvec; k++) {
-            __m512 a = _mm512_maskz_loadu_ps(in, vec[k] + i);
-            d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vl, _mm512_cvtps_pd(_mm512_castps512_ps256(a))));
-            if (in == 0xffff)
-                d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vh, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1))));
-        }
+        for (int k = 0; k < nvec; k++)
+            d[k] = _mm512_add_pd(d[k], _mm512_mul_pd(vl, _mm512_cvtps_pd(_mm256_loadu_ps(vec[k] + i))));
     }
     double a[8];
     for (int k = 0; k < nvec; k++) {
