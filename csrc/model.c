@@ -215,7 +215,9 @@ static void mix(float *out, const float *a, float s, const float *b, int32_t n) 
 void ssx_model_predict(ssx_model *m) {
     double h = 0.0;
     float s = 1.0f;
-    const float *ssm = m->ssm ? ssx_ssm_predict(m->ssm, m->live, &h, m->ahead, m->ahead ? m->remaining : 0) : NULL;
+    const float *ssm = m->ssm ? ssx_ssm_predict(m->ssm, m->live, &h, m->ahead,
+                                                m->ahead ? m->remaining : 0)
+                              : NULL;
     if (m->mix) {
         ssx_mix_in *in = &m->in;
         in->ssm = ssm;

@@ -461,7 +461,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
             }
         }
 #pragma omp barrier
-        /* every thread combines the maxima itself (exact): no extra barrier */
+        /* every thread combines the maxima itself (exact): no `single` */
         float mloc[TM];
         for (int t = 0; t < T; t++) {
             float m = smx[t];
@@ -903,7 +903,7 @@ const float *ssx_ssm_predict(ssx_ssm *s, int32_t ve, double *entropy, const int3
         forward_layers(s, t, T);
         if (T > 1) {
             L = s->Lb + t * ld;
-            head_forward(s, t, T, ve, 1, s->Lb + t * ld);
+            head_forward(s, t, T, ve, 1, s->Lb + t * ld); /* rows t.. of Lb */
             s->bt0 = t;
             s->bt1 = t + T;
             s->bve = ve;
