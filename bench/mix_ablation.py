@@ -38,8 +38,8 @@ VARIANTS = [
 def run(data, preset, off, threads, verify):
     base = presets.model_config
 
-    def config(pid, vsize):
-        cfg = base(pid, vsize)
+    def config(pid, vsize, content_size=None):
+        cfg = base(pid, vsize, content_size)
         cfg["components"] |= off
         return cfg
     api.model_config = config

@@ -40,10 +40,11 @@ class StateSMixCompressor:
                              % (ct.MIN_BLOCK_SIZE, ct.MAX_BLOCK_SIZE))
         self._header = ct.Header(self._preset, level or 0, self._vocab.id,
                                  self._vocab.sha256, bs,
-                                 model_config(self._preset, self._vocab.size), content_size)
+                                 model_config(self._preset, self._vocab.size, content_size),
+                                 content_size)
         check_memory(self._header.config, bs, memory_limit, "compression")
         self._model = Model(self._header.config)
-        self._model.set_classes(self._vocab.classes)
+        self._model.set_vocabulary(self._vocab)
         self._model.set_threads(threads)
         self._buf = bytearray()
         self._hash = XXH64()
@@ -145,7 +146,7 @@ class StateSMixDecompressor:
         except (OverflowError, TypeError, ValueError):
             # a config field that does not fit the C struct (e.g. >= 2^31)
             raise StateSMixError("corrupt stream header (model configuration)") from None
-        self._model.set_classes(vocab.classes)
+        self._model.set_vocabulary(vocab)
         self._model.set_threads(self._threads)
         self._vocab = vocab
         self._header = header

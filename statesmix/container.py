@@ -22,13 +22,15 @@ DEFAULT_BLOCK_SIZE = 1 << 20
 MAX_VOCAB = 1 << 22
 
 _FIXED = struct.Struct("<4sBBBBH32sIH")
-_CONFIG = struct.Struct("<IIfIIffII")
+_CONFIG = struct.Struct("<IIfIIffIIi")
 _CONFIG_KEYS = ("components", "vocab_size", "count_scale", "seed", "chunk", "lr",
-                "label_smooth", "ngram_mem_mb", "train_steps")
+                "label_smooth", "ngram_mem_mb", "train_steps", "cm_bits")
+# Streams written before cm_bits existed have nine fields.
+_CONFIG_36 = struct.Struct("<IIfIIffII")
 # Streams written before train_steps existed have the first eight fields;
 # their SSM took the published 2 steps.
 _CONFIG_OLD = struct.Struct("<IIfIIffI")
-_OLD_DEFAULTS = {"train_steps": 2}
+_OLD_DEFAULTS = {"train_steps": 2, "cm_bits": 22}
 _TRAILER = struct.Struct("<QQ")
 
 
@@ -44,7 +46,10 @@ class Header:
 
     def pack(self):
         flags = FLAG_SIZE if self.content_size is not None else 0
-        cfg = _CONFIG.pack(*(self.config[k] for k in _CONFIG_KEYS))
+        # cm_bits only matters to the token tree: other models keep the
+        # 36-byte layout, so their streams stay byte for byte as before
+        layout = _CONFIG if self.config["components"] & 1024 else _CONFIG_36
+        cfg = layout.pack(*(self.config[k] for k in _CONFIG_KEYS[:len(layout.format) - 1]))
         out = _FIXED.pack(MAGIC, VERSION, flags, self.preset, self.level, self.vocab_id,
                           self.vocab_sha256, self.block_size, len(cfg)) + cfg
         if self.content_size is not None:
@@ -67,7 +72,7 @@ def parse_header(buf, pos=0):
                              % (version, VERSION))
     if flags & ~KNOWN_FLAGS:
         raise StateSMixError("unknown header flags 0x%02x" % flags)
-    if cfg_len not in (_CONFIG.size, _CONFIG_OLD.size):
+    if cfg_len not in (_CONFIG.size, _CONFIG_36.size, _CONFIG_OLD.size):
         raise StateSMixError("bad model configuration length %d" % cfg_len)
     if not MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE:
         raise StateSMixError("bad block size %d" % block_size)
@@ -80,11 +85,10 @@ def parse_header(buf, pos=0):
     (check,) = struct.unpack_from("<I", buf, end - 4)
     if check != xxh64(body) & 0xFFFFFFFF:
         raise StateSMixError("corrupt stream header (checksum mismatch)")
-    if cfg_len == _CONFIG.size:
-        config = dict(zip(_CONFIG_KEYS, _CONFIG.unpack_from(buf, pos + _FIXED.size)))
-    else:
-        config = dict(zip(_CONFIG_KEYS, _CONFIG_OLD.unpack_from(buf, pos + _FIXED.size)))
-        config.update(_OLD_DEFAULTS)
+    layout = {_CONFIG.size: _CONFIG, _CONFIG_36.size: _CONFIG_36,
+              _CONFIG_OLD.size: _CONFIG_OLD}[cfg_len]
+    config = dict(_OLD_DEFAULTS)
+    config.update(zip(_CONFIG_KEYS, layout.unpack_from(buf, pos + _FIXED.size)))
     content_size = None
     if flags & FLAG_SIZE:
         (content_size,) = struct.unpack_from("<Q", buf, pos + _FIXED.size + cfg_len)

@@ -402,7 +402,7 @@ def test_old_configuration_without_train_steps_decodes():
     assert header.config["train_steps"] == 2
     fixed = ct._FIXED.size
     (cfg_len,) = struct.unpack_from("<H", new, 46)
-    assert cfg_len == ct._CONFIG.size
+    assert cfg_len == ct._CONFIG_36.size  # no token tree: the 36-byte layout
     old = bytearray(new[:fixed - 2] + struct.pack("<H", ct._CONFIG_OLD.size) +
                     new[fixed:fixed + ct._CONFIG_OLD.size] + new[fixed + cfg_len:hlen])
     struct.pack_into("<I", old, len(old) - 4, xxh64(bytes(old[:-4])) & 0xFFFFFFFF)
