@@ -52,8 +52,15 @@
 #define MIX_LR 24         /* weight step: x * err * MIX_LR / 2^20 */
 #define APM_RATE 6
 
-/* A slot: direct probability (16 bits), its count (8), bit-history state (8). */
+/* A slot: direct probability (16 bits), its count (8), bit-history state (8).
+ * The slots of one nibble of one context share a bucket of 16: slot 0 holds
+ * a check of the context's hash (high 16 bits) and the state of the "token
+ * ends here" decision, slots 1-15 the nibble's bit decisions (1, then 1
+ * followed by the bits so far).  A context's nibble may sit in either bucket
+ * of an aligned pair; a new one replaces the one whose first decision has
+ * seen less.  So a nibble costs one cache line per context. */
 #define SLOT_INIT 0x80000000u
+#define BUCKET_BYTES (16 * sizeof(uint32_t))
 
 struct ssx_cm {
     int bits;
@@ -61,6 +68,8 @@ struct ssx_cm {
     uint32_t mask[NCTX];
     uint32_t h[NCTX];    /* the contexts' hashes at this byte */
     uint32_t *slot[NCTX];
+    uint32_t *bucket[NCTX]; /* the current nibble's 16 slots per context */
+    int bkey;               /* which nibble they are for; -1 none yet */
     ssx_counter sm[NCTX][NSTATE]; /* probability of 1 per bit-history state */
     uint8_t next[NSTATE][2];      /* bit-history transitions */
     int32_t x[NIN];
@@ -147,7 +156,7 @@ ssx_cm *ssx_cm_new(int bits) {
     ssx_cm *x = (ssx_cm *)calloc(1, sizeof *x);
     if (!x) return NULL;
     x->bits = bits;
-    int hb = bits + 2 < 24 ? bits + 2 : 24;
+    int hb = bits - 1; /* the tables are sized at about 4 slots per byte of input */
     x->bmask = (1u << hb) - 1;
     x->mtmask = (1u << (bits - 2)) - 1;
     x->buf = (uint8_t *)calloc((size_t)x->bmask + 1, 1);
@@ -158,7 +167,7 @@ ssx_cm *ssx_cm_new(int bits) {
     for (int i = 0; i < NCTX && ok; i++) {
         int b = i == O1 ? 16 : bits;
         x->mask[i] = (1u << b) - 1;
-        x->t[i] = (uint32_t *)malloc(sizeof(uint32_t) << b);
+        x->t[i] = (uint32_t *)aligned_alloc(2 * BUCKET_BYTES, sizeof(uint32_t) << b);
         ok = x->t[i] != NULL;
         for (uint32_t j = 0; ok && j <= x->mask[i]; j++) x->t[i][j] = SLOT_INIT;
     }
@@ -187,6 +196,7 @@ ssx_cm *ssx_cm_new(int bits) {
     init_apm(x, x->apm1, APM1_CTX);
     init_apm(x, x->apm2, APM2_CTX);
     x->mi = -1;
+    x->bkey = -1;
     return x;
 }
 
@@ -280,6 +290,31 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     x->h[10] = hash2(14, (x->c4 >> 16) & 0xFFFF);
     x->h[11] = hash2(hash2(26, x->nest & 0xFF), c);
     x->h[12] = hash2(hash2(25, x->nest & 0xFF), x->word);
+    x->bkey = -1;
+}
+
+/* The buckets of every hashed context for nibble `key` of the next byte. */
+static void find_buckets(ssx_cm *x, int key, int d) {
+    uint32_t hh[NCTX];
+    x->bkey = key;
+    for (int i = 1; i < NCTX; i++) {
+        uint32_t h = i == DEPTH_CTX ? hash2(x->h[i], (uint32_t)(d < 7 ? d : 7)) : x->h[i];
+        hh[i] = hash2(h, (uint32_t)key);
+        x->bucket[i] = x->t[i] + ((hh[i] << 4) & x->mask[i]);
+        __builtin_prefetch(x->bucket[i]); /* all lines in flight at once */
+    }
+    for (int i = 1; i < NCTX; i++) {
+        uint32_t chk = (hh[i] >> 16) | 1; /* never 0, the check of an empty bucket */
+        uint32_t *b = x->bucket[i], *b2 = b + ((b - x->t[i]) & 16 ? -16 : 16);
+        if (b[0] >> 16 == chk) continue;
+        if (b2[0] >> 16 == chk) {
+            x->bucket[i] = b2;
+            continue;
+        }
+        if (((b2[1] >> 8) & 0xFF) < ((b[1] >> 8) & 0xFF)) b = x->bucket[i] = b2;
+        b[0] = chk << 16;
+        for (int j = 1; j < 16; j++) b[j] = SLOT_INIT;
+    }
 }
 
 static int clip_st(double st) {
@@ -308,18 +343,18 @@ static void apm_learn(uint16_t *k, int w, int bit) {
 
 int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int dc = d < 15 ? d : 15;
-    for (int i = 0; i < NCTX; i++) {
-        uint32_t h = x->h[i];
-        uint32_t ix = i == O1 ? h | (uint32_t)c0
-                              : hash2(i == DEPTH_CTX ? hash2(h, (uint32_t)(d < 7 ? d : 7)) : h,
-                                      (uint32_t)c0);
-        uint32_t *s = x->slot[i] = &x->t[i][ix & x->mask[i]];
-        uint32_t v = *s, state = v & 0xFF;
-        x->x[2 * i] = state ? stretch16(x, ssx_counter_p(x->sm[i][state])) : 0;
-        x->x[2 * i + 1] = (v >> 8) & 0xFF ? stretch16(x, (int)(v >> 16)) : 0;
-    }
     int k = 0; /* bits of the byte decided */
     while ((c0 >> k) > 1) k++;
+    int key = k < 4 ? 0 : 16 + ((c0 >> (k - 4)) & 15); /* the nibble: high, or which low */
+    int si = k < 4 ? c0 : (c0 & ((1 << (k - 4)) - 1)) | (1 << (k - 4));
+    if (key != x->bkey) find_buckets(x, key, d);
+    for (int i = 0; i < NCTX; i++) {
+        uint32_t *s = x->slot[i] = i == O1 ? &x->t[O1][x->h[O1] | (uint32_t)c0] : x->bucket[i] + si;
+        uint32_t v = *s, state = v & 0xFF;
+        x->x[2 * i] = state ? stretch16(x, ssx_counter_p(x->sm[i][state])) : 0;
+        /* slot 0 of a bucket (the end decision) has no direct estimate */
+        x->x[2 * i + 1] = (i == O1 || si) && (v >> 8) & 0xFF ? stretch16(x, (int)(v >> 16)) : 0;
+    }
     int kp = c0 ? 1 + k : 0; /* the decision: the end, or bit k */
     int ms = 0, ml = 0;
     x->mi = -1;
@@ -377,6 +412,10 @@ void ssx_cm_update(ssx_cm *x, int bit) {
         uint32_t v = *x->slot[i], state = v & 0xFF, n = (v >> 8) & 0xFF;
         ssx_counter *sm = &x->sm[i][state];
         *sm = ssx_counter_next(*sm, bit, x->rate[ssx_counter_n(*sm)], LIMIT);
+        if (i != O1 && x->slot[i] == x->bucket[i]) { /* slot 0: the check and a state */
+            *x->slot[i] = (v & 0xFFFF0000u) | x->next[state][bit];
+            continue;
+        }
         /* the direct estimate: the same counter, its count in 8 bits */
         ssx_counter dc = ssx_counter_next((v & 0xFFFF0000u) | n, bit, x->rate[n], LIMIT);
         *x->slot[i] = (dc & 0xFFFF0000u) | (ssx_counter_n(dc) << 8) | x->next[state][bit];
