@@ -38,7 +38,6 @@
 #define TC (SSX_TOKEN_CLASSES + 1) /* token classes, and "no token" */
 #define PB 24      /* tokens seen: 0, 1, 2-3, 4-7, ... */
 #define NB 24       /* novelty buckets: -2 log2(unseen / remaining) */
-#define RECENT 64
 #define CACHE 8192 /* the most recent distinct tokens ... */
 #define DB 14      /* ... get a term per bucket of their recency rank: 0, 1, 2-3, 4-7, ... */
 #define LOGTAB 4096
@@ -73,7 +72,7 @@ struct ssx_mixer {
     wt rr[NO][LB][RB]; /* a follower's recency rank, by the number of followers */
     wt ind6[NO][SSX_TOKEN_CLASSES], ind7[NO][TC][SSX_TOKEN_CLASSES]; /* its class */
     wt lz[LZB];     /* the LZ prediction, by confidence */
-    wt rec[HB];     /* the last RECENT tokens */
+    wt rec[HB];     /* the last SSX_NGRAM_RECENT tokens */
     wt dist[EB][DB], distp[PB][DB]; /* recency rank among all tokens */
 
     int32_t mtf[CACHE]; /* distinct recent tokens, most recent first */
@@ -81,7 +80,6 @@ struct ssx_mixer {
     int32_t *at;        /* per compact id: its index in mtf, -1 if not there */
     int32_t atcap;
     float logtab[LOGTAB];
-    float rectab[RECENT];
 
     /* gradient recording (ssx_mixer_gradients) */
     double **rec_w, *rec_g;
@@ -143,7 +141,6 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     wfill(&x->distp[0][0], sizeof x->distp / sizeof(wt), 0.0);
     x->logtab[0] = 0.0f;
     for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
-    for (int a = 0; a < RECENT; a++) x->rectab[a] = (float)(0.05 * ssx_exp(-3.0 * a / RECENT));
     return x;
 }
 
@@ -289,9 +286,10 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
         logits[pred] += (float)x->lz[x->lzb].w;
     }
     const int32_t *win;
-    int avail = ssx_ngram_recent(g, &win);
+    const float *rw;
+    int avail = ssx_ngram_recent(g, &win, &rw);
     float wr = (float)x->rec[x->hb].w;
-    for (int a = 0; a < avail; a++) logits[win[-1 - a]] += wr * x->rectab[a];
+    for (int a = 0; a < avail; a++) logits[win[-1 - a]] += wr * rw[a];
     if (x->cache) {
         float wd[DB];
         for (int b = 0; b < DB; b++) wd[b] = (float)(x->dist[x->eb][b].w + x->distp[x->pb][b].w);
@@ -416,13 +414,14 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     if (x->lzb >= 0 && ssx_ngram_lz(g, &pred, &conf))
         step(x, &x->lz[x->lzb], (double)e[pred] * inv - (pred == y ? 1.0 : 0.0));
     const int32_t *win;
-    int avail = ssx_ngram_recent(g, &win);
+    const float *rw;
+    int avail = ssx_ngram_recent(g, &win, &rw);
     if (avail) {
         double er = 0.0, fr = 0.0;
         for (int a = 0; a < avail; a++) {
             int32_t t = win[-1 - a];
-            er += (double)e[t] * (double)x->rectab[a];
-            if (t == y) fr += (double)x->rectab[a];
+            er += (double)e[t] * (double)rw[a];
+            if (t == y) fr += (double)rw[a];
         }
         step(x, &x->rec[x->hb], er * inv - fr);
     }

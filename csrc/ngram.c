@@ -19,7 +19,7 @@
 #define MAX_ORDER 31
 #define PROBES 8
 #define DTAB 1024  /* counts with a precomputed bias */
-#define RECENT 64  /* tokens that get the recency bonus */
+#define RECENT SSX_NGRAM_RECENT /* tokens that get the recency bonus */
 #define LZ_MAX_CONF 1000u
 
 /* context length and gap (tokens skipped before the predicted one) of each table */
@@ -203,8 +203,9 @@ int ssx_ngram_lz(const ssx_ngram *g, int32_t *pred, uint32_t *conf) {
     return 1;
 }
 
-int ssx_ngram_recent(const ssx_ngram *g, const int32_t **win) {
+int ssx_ngram_recent(const ssx_ngram *g, const int32_t **win, const float **weight) {
     *win = g->win + RECENT;
+    *weight = g->rec;
     return (int)(g->seen < RECENT ? g->seen : RECENT);
 }
 

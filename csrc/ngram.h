@@ -33,8 +33,10 @@ void ssx_ngram_locate(ssx_ngram *g);
 const ssx_follower *ssx_ngram_followers(const ssx_ngram *g, int o, uint32_t *len);
 /* The LZ prediction for the current position: 1 and (*pred, *conf), or 0. */
 int ssx_ngram_lz(const ssx_ngram *g, int32_t *pred, uint32_t *conf);
-/* The most recent tokens: *win points one past the newest (win[-1] newest);
- * returns how many are valid (at most 64). */
-int ssx_ngram_recent(const ssx_ngram *g, const int32_t **win);
+/* The most recent tokens: *win points one past the newest (win[-1] newest)
+ * and *weight at the recency bonus of each (weight[0] for the newest);
+ * returns how many are valid (at most SSX_NGRAM_RECENT). */
+#define SSX_NGRAM_RECENT 64
+int ssx_ngram_recent(const ssx_ngram *g, const int32_t **win, const float **weight);
 
 #endif

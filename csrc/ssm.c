@@ -20,6 +20,9 @@
 #include "mathf.h"
 #include "ssm.h"
 
+/* the head kernels are written for this width and chunk length */
+_Static_assert(SSX_DM == SSM_DM, "kernels.h and ssm.h disagree on the model width");
+_Static_assert(SSX_TMAX_HEAD == SSM_TMAX, "kernels.h and ssm.h disagree on the chunk length");
 #define DM SSM_DM
 #define DS SSM_DS
 #define DC SSM_DC
