@@ -31,15 +31,15 @@ from textgen import make_text  # noqa: E402
 
 
 def blocks_of(stream):
-    """(raw_len, n_tokens, body_len) of every block of a one-stream buffer."""
+    """The container.Block of every block of a one-stream buffer."""
     header, pos = ct.parse_header(stream, 0)
     out = []
     while True:
-        (raw, ntok, blen), pos = ct.parse_block_header(stream, pos, header)
-        if raw == 0:
+        block, pos = ct.parse_block_header(stream, pos, header)
+        if block == ct.END:
             return out
-        out.append((raw, ntok, blen))
-        pos += blen
+        out.append(block)
+        pos += block.size
 
 
 RANDOM_4K = random.Random(42).randbytes(4096)
@@ -464,14 +464,24 @@ def test_file_reading_api():
 
 
 def test_file_empty_and_bad_input():
-    assert StateSMixFile(io.BytesIO(b"")).read() == b""
+    """The rules of statesmix.reader, the same through every reader."""
     comp = statesmix.compress(b"some data here")
-    with pytest.raises(StateSMixError):
-        StateSMixFile(io.BytesIO(comp[:-1])).read()
-    with pytest.raises(StateSMixError):
-        StateSMixFile(io.BytesIO(comp + b"garbage")).read()
-    with pytest.raises(StateSMixError):
-        StateSMixFile(io.BytesIO(b"not a statesmix file")).read()
+    readers = (statesmix.decompress, lambda b: StateSMixFile(io.BytesIO(b)).read())
+    for read in readers:
+        for truncated in (b"", comp[:1], comp[:-1]):
+            with pytest.raises(statesmix.StateSMixEOFError) as e:
+                read(truncated)
+            assert isinstance(e.value, EOFError) and isinstance(e.value, StateSMixError)
+        with pytest.raises(StateSMixError, match="bad magic"):
+            read(b"not a statesmix file")
+        # junk after a complete stream is ignored, as lzma and bz2 do ...
+        for junk in (b"garbage", b"\0" * 8, b"x"):
+            assert read(comp + junk) == b"some data here"
+        # ... but what starts like a stream is one
+        with pytest.raises(statesmix.StateSMixEOFError):
+            read(comp + ct.MAGIC[:2])
+        with pytest.raises(StateSMixError):
+            read(comp + ct.MAGIC + b"\xff" * 20)
 
 
 # ---------------------------------------------------------------- properties
@@ -644,11 +654,14 @@ def test_memory_estimate():
 
 def test_memory_limit():
     data = make_text(2000, 13)
-    for bad in (0, -1, "1G", 1.5, True):
-        with pytest.raises(ValueError):
+    for bad, error in ((0, ValueError), (-1, ValueError), ("1G", TypeError),
+                       (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error):
             statesmix.compress(data, preset="count", memory_limit=bad)
-        with pytest.raises(ValueError):
+        with pytest.raises(error):
             StateSMixDecompressor(memory_limit=bad)
+        with pytest.raises(error):
+            StateSMixFile(io.BytesIO(), "w", memory_limit=bad)
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
         StateSMixCompressor(preset="paper", memory_limit=256 << 20)
     comp = statesmix.compress(data, preset="count", memory_limit=64 << 20)

@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 
 import statesmix  # noqa: E402
 from statesmix import cli  # noqa: E402
+from statesmix.cli import driver, output, progress  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -138,7 +139,7 @@ def test_rm_removes_input_only_on_success(src, capsys):
 
 def test_rm_verification_failure_keeps_input(src, capsys, monkeypatch):
     """--rm decodes the written output and compares it before removing."""
-    real = cli.StateSMixCompressor
+    real = driver.StateSMixCompressor
 
     class Lossy(real):
         def compress(self, data):
@@ -147,7 +148,7 @@ def test_rm_verification_failure_keeps_input(src, capsys, monkeypatch):
         def flush(self):
             return super().flush()
 
-    monkeypatch.setattr(cli, "StateSMixCompressor",
+    monkeypatch.setattr(driver, "StateSMixCompressor",
                         lambda *a, **k: Lossy(*a, **dict(k, content_size=None)))
     status, _, err = run(["--rm", src], capsys)
     assert status == 1
@@ -375,8 +376,8 @@ def test_verbose_summary_and_progress(src, capsys, monkeypatch, tmp_path):
     for word in ("3000 ->", "ratio", "bpb", " s,", "KB/s", "tokens/s"):
         assert word in line
     # force the progress indicator (normally: -v on a terminal, after 0.5 s)
-    monkeypatch.setattr(cli._Progress, "FIRST", 0.0)
-    monkeypatch.setattr(cli._Progress, "EVERY", 0.01)
+    monkeypatch.setattr(progress.Progress, "FIRST", 0.0)
+    monkeypatch.setattr(progress.Progress, "EVERY", 0.01)
     big = tmp_path / "big.txt"
     big.write_bytes(make_text(20000, 2))
     status, _, err = run(["-vv", "--block-size", "1K", big], capsys)
@@ -396,7 +397,7 @@ def test_verbose_summary_and_progress(src, capsys, monkeypatch, tmp_path):
 # ---------------------------------------------------------------- failures
 
 def _failing_compressor(exc, after=1):
-    real = cli.StateSMixCompressor
+    real = driver.StateSMixCompressor
 
     class Failing(real):
         calls = 0
@@ -414,12 +415,12 @@ def test_failure_midway_leaves_no_output(tmp_path, capsys, monkeypatch):
     big = tmp_path / "big.txt"
     payload = make_text(20000, 3)
     big.write_bytes(payload)
-    monkeypatch.setattr(cli, "CHUNK", 4096)      # five pieces; blocks out after the first
+    monkeypatch.setattr(driver, "CHUNK", 4096)      # five pieces; blocks out after the first
     written = []
-    real_write = cli._Output.write
-    monkeypatch.setattr(cli._Output, "write",
+    real_write = output.Output.write
+    monkeypatch.setattr(output.Output, "write",
                         lambda self, data: (written.append(len(data)), real_write(self, data)))
-    monkeypatch.setattr(cli, "StateSMixCompressor",
+    monkeypatch.setattr(driver, "StateSMixCompressor",
                         _failing_compressor(statesmix.StateSMixError("simulated failure")))
     status, _, err = run(["--block-size", "1K", "--rm", big], capsys)
     assert written and sum(written) > 1000     # a partial output had been written
@@ -433,7 +434,7 @@ def test_failing_write_leaves_no_output(src, capsys, monkeypatch):
     def full(self, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli._Output, "write", full)
+    monkeypatch.setattr(output.Output, "write", full)
     status, _, err = run([src], capsys)
     assert status == 1
     one_error_line(err, "doc.txt", "No space left")
@@ -454,8 +455,8 @@ def test_keyboard_interrupt(tmp_path, capsys, monkeypatch):
     payload = make_text(20000, 4)
     big.write_bytes(payload)
     before = os.stat(big)
-    monkeypatch.setattr(cli, "CHUNK", 4096)
-    monkeypatch.setattr(cli, "StateSMixCompressor",
+    monkeypatch.setattr(driver, "CHUNK", 4096)
+    monkeypatch.setattr(driver, "StateSMixCompressor",
                         _failing_compressor(KeyboardInterrupt(), after=2))
     status, out, err = run(["--rm", "--block-size", "1K", big, big], capsys)
     assert status == 130
@@ -522,7 +523,7 @@ def test_subprocess_sigint_leaves_no_output(tmp_path):
     big.write_bytes(payload)
     rc, err = _interrupt(["--block-size", "4K", "-T", "1", big], tmp_path)
     assert rc == 130, err
-    assert err.strip().splitlines() == ["statesmix: interrupted"]
+    assert err.strip().splitlines() == ["statesmix: interrupted by SIGINT"]
     assert listing(tmp_path) == ["big.txt"]
     assert big.read_bytes() == payload
 
@@ -535,7 +536,7 @@ def test_subprocess_sigint_during_decompression(tmp_path):
     before = comp.read_bytes()
     rc, err = _interrupt(["-d", "-T", "1", comp], tmp_path)
     assert rc == 130, err
-    assert err.strip().splitlines() == ["statesmix: interrupted"]
+    assert err.strip().splitlines() == ["statesmix: interrupted by SIGINT"]
     assert listing(tmp_path) == ["big.txt.ssx"]
     assert comp.read_bytes() == before
 
@@ -593,7 +594,7 @@ def _full_disk(monkeypatch, room, buffer_size=io.DEFAULT_BUFFER_SIZE):
             return io.BufferedWriter(_FullDisk(fd, room), buffer_size)
         return real(fd, mode, *args, **kwargs)
 
-    monkeypatch.setattr(cli.os, "fdopen", fdopen)
+    monkeypatch.setattr(output.os, "fdopen", fdopen)
 
 
 @pytest.mark.parametrize("buffer_size", [64, io.DEFAULT_BUFFER_SIZE])
