@@ -55,9 +55,7 @@ static int bit_get(bitr *r) {
     return bit;
 }
 
-static int lookahead = 1;
-
-void ssx_test_lookahead(int on) { lookahead = on; }
+void ssx_test_lookahead(ssx_model *m, int on) { m->lookahead = on; }
 
 /* Probabilities of the next token as integer frequencies; returns the total.
  * The vocabulary is cut into segments of SSX_CODE_SEG entries whose partial sums
@@ -223,34 +221,80 @@ static int encode_new_tokens(ssx_model *m, const int32_t *tok, int64_t n) {
     return SSX_OK;
 }
 
-static int64_t encode_block(ssx_model *m, const int32_t *tok, int64_t n,
-                            const uint8_t **out) {
-    if (n < 0) return SSX_ERR_PARAM;
+/* The state of the block being coded (ssx_encode_begin .. end or
+ * ssx_decode_begin .. end). */
+struct ssx_codec {
+    int mode; /* 0 idle, 1 encoding, 2 decoding, -1 failed */
+    const int32_t *tok; /* encoder: the block's global ids */
+    int32_t *cid;       /* encoder: their compact ids, for the look-ahead */
+    int64_t n, i, start;
+    rc_enc e;
+    rc_dec d;
+    ssx_reader in;
+};
+
+void ssx_codec_free(ssx_codec *k) {
+    if (k) free(k->cid);
+    free(k);
+}
+
+static ssx_codec *codec_of(ssx_model *m) {
+    if (!m->cod) m->cod = (ssx_codec *)calloc(1, sizeof(ssx_codec));
+    return m->cod;
+}
+
+static void codec_reset(ssx_codec *k, int mode) {
+    free(k->cid);
+    k->cid = NULL;
+    k->mode = mode;
+}
+
+static int encode_begin(ssx_model *m, const int32_t *tok, int64_t n) {
+    ssx_codec *k = codec_of(m);
+    if (!k) return SSX_ERR_NOMEM;
+    if (n < 0 || (n > 0 && !tok)) return SSX_ERR_PARAM;
+    codec_reset(k, -1);
     m->out.len = 0;
     m->out.failed = 0;
     int rc = encode_new_tokens(m, tok, n);
     if (rc) return rc;
-    int64_t start = m->out.len;
+    k->start = m->out.len;
     /* the tokens to come, for the model's look-ahead (none is new any more) */
-    int32_t *cid = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n + 1));
-    for (int64_t i = 0; cid && i < n; i++) cid[i] = m->g2c[tok[i]];
-    rc_enc e;
-    rc_enc_init(&e, &m->out);
-    for (int64_t i = 0; i < n; i++) {
-        int32_t c = m->g2c[tok[i]];
+    k->cid = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n + 1));
+    for (int64_t i = 0; k->cid && i < n; i++) k->cid[i] = m->g2c[tok[i]];
+    k->tok = tok;
+    k->n = n;
+    k->i = 0;
+    rc_enc_init(&k->e, &m->out);
+    k->mode = 1;
+    return SSX_OK;
+}
+
+static int64_t encode_some(ssx_model *m, int64_t max) {
+    ssx_codec *k = m->cod;
+    if (!k || k->mode != 1 || max < 0) return SSX_ERR_PARAM;
+    int64_t done = 0;
+    for (; k->i < k->n && done < max; k->i++, done++) {
+        int32_t c = k->cid ? k->cid[k->i] : m->g2c[k->tok[k->i]];
         double sum;
-        m->remaining = n - i;
-        m->ahead = cid && lookahead ? cid + i : NULL; /* else: the decoder's way */
+        m->remaining = k->n - k->i;
+        m->ahead = k->cid && m->lookahead ? k->cid + k->i : NULL; /* else: the decoder's way */
         uint64_t total = model_freqs(m, &sum);
-        rc_encode(&e, cum_below(m, c), m->freq[c], total);
+        rc_encode(&k->e, cum_below(m, c), m->freq[c], total);
         account(m, c, sum, total);
         ssx_model_update(m, c);
     }
     m->ahead = NULL;
-    free(cid);
-    rc_enc_finish(&e);
+    return done;
+}
+
+static int64_t encode_end(ssx_model *m, const uint8_t **out) {
+    ssx_codec *k = m->cod;
+    if (!k || k->mode != 1 || k->i != k->n) return SSX_ERR_PARAM;
+    codec_reset(k, 0);
+    rc_enc_finish(&k->e);
     if (m->out.failed) return SSX_ERR_NOMEM;
-    m->st.payload_bytes += (uint64_t)(m->out.len - start);
+    m->st.payload_bytes += (uint64_t)(m->out.len - k->start);
     *out = m->out.p;
     return m->out.len;
 }
@@ -291,44 +335,104 @@ static int decode_new_tokens(ssx_model *m, ssx_reader *in) {
     return SSX_OK;
 }
 
-static int decode_block(ssx_model *m, const uint8_t *body, int64_t len,
-                        int32_t *tok, int64_t n) {
-    if (n < 0 || len < 0) return SSX_ERR_PARAM;
-    ssx_reader in = {body, 0, len, 0};
-    int rc = decode_new_tokens(m, &in);
+static int decode_begin(ssx_model *m, const uint8_t *body, int64_t len, int64_t n) {
+    ssx_codec *k = codec_of(m);
+    if (!k) return SSX_ERR_NOMEM;
+    if (n < 0 || len < 0 || (len > 0 && !body)) return SSX_ERR_PARAM;
+    codec_reset(k, -1);
+    k->in = (ssx_reader){body, 0, len, 0};
+    int rc = decode_new_tokens(m, &k->in);
     if (rc) return rc;
     if (n > 0 && m->live == 0) return SSX_ERR_CORRUPT;
-    int64_t start = in.pos;
-    rc_dec d;
-    rc_dec_init(&d, &in);
-    for (int64_t i = 0; i < n; i++) {
-        double sum;
-        m->remaining = n - i;
-        uint64_t total = model_freqs(m, &sum);
-        uint64_t v = rc_decode_target(&d, total);
-        if (v >= total) return SSX_ERR_CORRUPT;
-        uint64_t cum;
-        int32_t c = find_symbol(m, v, &cum);
-        rc_decode_update(&d, cum, m->freq[c]);
-        tok[i] = m->c2g[c];
-        account(m, c, sum, total);
-        ssx_model_update(m, c);
-    }
-    if (in.overrun || in.pos != len) return SSX_ERR_CORRUPT;
-    m->st.payload_bytes += (uint64_t)(len - start);
+    k->start = k->in.pos;
+    k->n = n;
+    k->i = 0;
+    rc_dec_init(&k->d, &k->in);
+    k->mode = 2;
     return SSX_OK;
 }
 
-int64_t ssx_encode_block(ssx_model *m, const int32_t *tok, int64_t n, const uint8_t **out) {
+static int64_t decode_some(ssx_model *m, int32_t *tok, int64_t max) {
+    ssx_codec *k = m->cod;
+    if (!k || k->mode != 2 || max < 0 || (max > 0 && !tok)) return SSX_ERR_PARAM;
+    int64_t done = 0;
+    for (; k->i < k->n && done < max; k->i++, done++) {
+        double sum;
+        m->remaining = k->n - k->i;
+        uint64_t total = model_freqs(m, &sum);
+        uint64_t v = rc_decode_target(&k->d, total);
+        if (v >= total) { k->mode = -1; return SSX_ERR_CORRUPT; }
+        uint64_t cum;
+        int32_t c = find_symbol(m, v, &cum);
+        rc_decode_update(&k->d, cum, m->freq[c]);
+        tok[done] = m->c2g[c];
+        account(m, c, sum, total);
+        ssx_model_update(m, c);
+    }
+    return done;
+}
+
+static int decode_end(ssx_model *m) {
+    ssx_codec *k = m->cod;
+    if (!k || k->mode != 2 || k->i != k->n) return SSX_ERR_PARAM;
+    codec_reset(k, 0);
+    if (k->in.overrun || k->in.pos != k->in.len) return SSX_ERR_CORRUPT;
+    m->st.payload_bytes += (uint64_t)(k->in.len - k->start);
+    return SSX_OK;
+}
+
+/* The public entry points: the fixed floating-point environment around each. */
+
+int ssx_encode_begin(ssx_model *m, const int32_t *tok, int64_t n) {
     ssx_fpenv env = ssx_fp_enter();
-    int64_t r = encode_block(m, tok, n, out);
+    int r = encode_begin(m, tok, n);
+    ssx_fp_leave(env);
+    return r;
+}
+
+int64_t ssx_encode_some(ssx_model *m, int64_t max) {
+    ssx_fpenv env = ssx_fp_enter();
+    int64_t r = encode_some(m, max);
+    ssx_fp_leave(env);
+    return r;
+}
+
+int64_t ssx_encode_end(ssx_model *m, const uint8_t **out) {
+    ssx_fpenv env = ssx_fp_enter();
+    int64_t r = encode_end(m, out);
+    ssx_fp_leave(env);
+    return r;
+}
+
+int64_t ssx_encode_block(ssx_model *m, const int32_t *tok, int64_t n, const uint8_t **out) {
+    int64_t r = ssx_encode_begin(m, tok, n);
+    if (r == SSX_OK) r = ssx_encode_some(m, n);
+    return r < 0 ? r : ssx_encode_end(m, out);
+}
+
+int ssx_decode_begin(ssx_model *m, const uint8_t *body, int64_t len, int64_t n) {
+    ssx_fpenv env = ssx_fp_enter();
+    int r = decode_begin(m, body, len, n);
+    ssx_fp_leave(env);
+    return r;
+}
+
+int64_t ssx_decode_some(ssx_model *m, int32_t *tok, int64_t max) {
+    ssx_fpenv env = ssx_fp_enter();
+    int64_t r = decode_some(m, tok, max);
+    ssx_fp_leave(env);
+    return r;
+}
+
+int ssx_decode_end(ssx_model *m) {
+    ssx_fpenv env = ssx_fp_enter();
+    int r = decode_end(m);
     ssx_fp_leave(env);
     return r;
 }
 
 int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len, int32_t *tok, int64_t n) {
-    ssx_fpenv env = ssx_fp_enter();
-    int r = decode_block(m, body, len, tok, n);
-    ssx_fp_leave(env);
-    return r;
+    int64_t r = ssx_decode_begin(m, body, len, n);
+    if (r == SSX_OK) r = ssx_decode_some(m, tok, n);
+    return r < 0 ? (int)r : ssx_decode_end(m);
 }

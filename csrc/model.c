@@ -57,6 +57,7 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!m) return NULL;
     m->cfg = *cfg;
     m->threads = 1;
+    m->lookahead = 1;
     m->V = cfg->vocab_size;
     if (cfg->components & SSX_USE_SSM) {
         m->ssm = ssx_ssm_new(cfg->seed, cfg->chunk, cfg->lr, cfg->label_smooth,
@@ -108,6 +109,7 @@ void ssx_model_free(ssx_model *m) {
     free(m->segtot);
     free(m->segmx);
     free(m->out.p);
+    ssx_codec_free(m->cod);
     free(m->prog);
     ssx_ssm_free(m->ssm);
     ssx_ngram_free(m->ngram);

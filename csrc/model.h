@@ -10,6 +10,9 @@
 #include "ssm.h"
 #include "statesmix.h"
 
+typedef struct ssx_codec ssx_codec; /* codec.c: the block being coded */
+void ssx_codec_free(ssx_codec *k);
+
 struct ssx_model {
     ssx_config cfg;
     int threads;
@@ -32,6 +35,8 @@ struct ssx_model {
     uint64_t *segtot; /* per segment: sum of frequencies */
     float *segmx;     /* per segment: the largest logit */
     ssx_buf out;      /* encoder output */
+    ssx_codec *cod;   /* the block in progress (codec.c) */
+    int lookahead;    /* encoder: run the SSM over known positions at once */
     ssx_stats st;
     double *prog;          /* (tokens, ideal_bits) pairs, see ssx_model_progress */
     int64_t nprog, progcap;

@@ -79,6 +79,17 @@ int64_t ssx_encode_block(ssx_model *m, const int32_t *tokens, int64_t n,
 /* Decode a block body produced by ssx_encode_block into n global token ids. */
 int ssx_decode_block(ssx_model *m, const uint8_t *body, int64_t len,
                      int32_t *tokens, int64_t n);
+/* The same in steps, so that a caller can stop, or use tokens as they come:
+ * begin, then calls that each code up to max tokens (returning how many, 0
+ * once the block is done), then end.  The tokens (encoder) or the body
+ * (decoder) must stay valid and unchanged from begin to end; decode end
+ * checks that the body was consumed exactly. */
+int ssx_encode_begin(ssx_model *m, const int32_t *tokens, int64_t n);
+int64_t ssx_encode_some(ssx_model *m, int64_t max);
+int64_t ssx_encode_end(ssx_model *m, const uint8_t **out);
+int ssx_decode_begin(ssx_model *m, const uint8_t *body, int64_t len, int64_t n);
+int64_t ssx_decode_some(ssx_model *m, int32_t *tokens, int64_t max);
+int ssx_decode_end(ssx_model *m);
 
 /* xxHash64, streaming: the checksum of the original bytes. */
 typedef struct ssx_xxh64 {
@@ -117,8 +128,8 @@ void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t s
                               const float *ibc, int deferred);
 /* 0: the encoder computes the SSM one position at a time, as the decoder
  * must; 1 (the default): it runs the chunk's known positions at once.  The
- * output bits are the same (tests); process-wide, for tests only. */
-void ssx_test_lookahead(int on);
+ * output bits are the same (tests). */
+void ssx_test_lookahead(ssx_model *m, int on);
 /* The learned mixer's gradient of -log p(y) at the next position, for up to
  * cap of the weights in use: ana[i] as update computes it, num[i] by central
  * differences of step eps on the logits the mixer gives (tests); returns the

@@ -266,12 +266,12 @@ def test_encoder_lookahead_gives_the_one_position_bits(preset, threads):
     import statesmix
     from textgen import make_text
     data = make_text(4000, 5) + bytes(range(256)) * 2 + make_text(2500, 7)
-    try:
-        lib.ssx_test_lookahead(0)
-        one = statesmix.compress(data, preset=preset, threads=threads, block_size=1024)
-        lib.ssx_test_lookahead(1)
-        ahead = statesmix.compress(data, preset=preset, threads=threads, block_size=1024)
-    finally:
-        lib.ssx_test_lookahead(1)
+    def run(on):
+        c = statesmix.StateSMixCompressor(preset=preset, threads=threads, block_size=1024,
+                                          content_size=len(data))
+        lib.ssx_test_lookahead(c._model._m, on)
+        return c.compress(data) + c.flush()
+
+    one, ahead = run(0), run(1)
     assert ahead == one
     assert statesmix.decompress(ahead, threads=threads) == data
