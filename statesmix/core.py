@@ -29,11 +29,6 @@ def _as_buffer(data):
 # The model configuration's fields, in the order of the C struct.
 CONFIG_FIELDS = tuple(name for name, _ in ffi.typeof("ssx_config").fields)
 
-# Whether the core codes a block in steps (ssx_encode_begin/some/end and
-# ssx_decode_begin/some/end).  Without them the steps below code the whole
-# block in their first call: the results are the same, only later.
-STEPS = hasattr(lib, "ssx_decode_begin") and hasattr(lib, "ssx_encode_begin")
-
 
 # Tokens per step: the callers stream output and handle signals between
 # steps, so a step must stay well under a second even with the SSM.
@@ -118,62 +113,45 @@ class Model:
 
     def encode_begin(self, tokens):
         self._tokens = np.ascontiguousarray(tokens, dtype=np.int32)
-        self._body = None
-        if STEPS:
-            _check(lib.ssx_encode_begin(self._m, ffi.from_buffer("int32_t[]", self._tokens),
-                                        len(self._tokens)), "encoding failed")
+        _check(lib.ssx_encode_begin(self._m, ffi.from_buffer("int32_t[]", self._tokens),
+                                    len(self._tokens)), "encoding failed")
 
     def encode_some(self, max_tokens):
         """Code up to max_tokens more tokens; the number coded, 0 when done."""
-        if STEPS:
-            return _check(lib.ssx_encode_some(self._m, max_tokens), "encoding failed")
-        if self._body is not None:
-            return 0
-        self._body = self.encode_block(self._tokens)
-        return len(self._tokens)
+        return _check(lib.ssx_encode_some(self._m, max_tokens), "encoding failed")
 
     def encode_end(self):
         """The block's body."""
-        if STEPS:
-            out = ffi.new("uint8_t **")
-            n = _check(lib.ssx_encode_end(self._m, out), "encoding failed")
-            self._body = bytes(ffi.buffer(out[0], n))
-        body, self._body, self._tokens = self._body, None, None
-        return body
+        out = ffi.new("uint8_t **")
+        n = _check(lib.ssx_encode_end(self._m, out), "encoding failed")
+        self._tokens = None
+        return bytes(ffi.buffer(out[0], n))
 
     def decode_begin(self, body, n_tokens):
-        self._body = body
+        self._body = _as_buffer(body)
         self._left = n_tokens
-        self._decoded = None
-        if STEPS:
-            self._cbody = _as_buffer(body)
-            _check(lib.ssx_decode_begin(self._m, self._cbody, len(self._cbody), n_tokens),
-                   "corrupt block")
+        _check(lib.ssx_decode_begin(self._m, self._body, len(self._body), n_tokens),
+               "corrupt block")
 
     def decode_some(self, max_tokens):
         """Up to max_tokens more tokens (an int32 array); empty when done."""
         n = min(max_tokens, self._left)
         if n <= 0:
             return np.empty(0, dtype=np.int32)
-        if STEPS:
-            tokens = np.empty(n, dtype=np.int32)
-            n = _check(lib.ssx_decode_some(self._m, ffi.from_buffer("int32_t[]", tokens), n),
-                       "corrupt block")
-            if n == 0:
-                raise StateSMixError("corrupt block: the body ended early")
-            tokens = tokens[:n]
-        else:
-            if self._decoded is None:
-                self._decoded = self.decode_block(self._body, self._left)
-            tokens, self._decoded = self._decoded[:n], self._decoded[n:]
+        tokens = np.empty(n, dtype=np.int32)
+        n = _check(lib.ssx_decode_some(self._m, ffi.from_buffer("int32_t[]", tokens), n),
+                   "corrupt block")
+        if n == 0:
+            raise StateSMixError("corrupt block: the body ended early")
         self._left -= n
-        return tokens
+        return tokens[:n]
 
     def decode_end(self):
         """Check that the body was consumed exactly."""
-        if STEPS:
+        try:
             _check(lib.ssx_decode_end(self._m), "corrupt block")
-        self._body = self._cbody = self._decoded = None
+        finally:
+            self._body = None
 
 
 class XXH64:
