@@ -51,8 +51,10 @@ class StreamReader(io.RawIOBase):
 
     @property
     def header(self):
-        """The header of the stream being read (None before it is read)."""
-        return self._decomp.header if self._decomp is not None else None
+        """The header of the stream being read (None before it is read and
+        once it has ended)."""
+        d = self._decomp
+        return d.header if d is not None and not d.eof else None
 
     def readable(self):
         return True

@@ -4,6 +4,7 @@ import array
 import io
 import os
 import pathlib
+import pickle
 import random
 import subprocess
 import sys
@@ -482,6 +483,143 @@ def test_file_empty_and_bad_input():
             read(comp + ct.MAGIC[:2])
         with pytest.raises(StateSMixError):
             read(comp + ct.MAGIC + b"\xff" * 20)
+
+
+@pytest.mark.parametrize("bad", [
+    {"level": 10}, {"level": 0}, {"level": "6"}, {"preset": "nope"}, {"block_size": 5},
+    {"vocabulary": 999}, {"threads": "x"}, {"threads": -1}, {"memory_limit": 0},
+    {"content_size": -1}, {"preset": "count", "memory_limit": 1 << 20}])
+def test_open_checks_every_argument_before_touching_the_file(tmp_path, bad):
+    path = tmp_path / "keep.ssx"
+    path.write_bytes(b"precious")
+    for mode in ("w", "wb", "x", "a", "wt"):
+        with pytest.raises((StateSMixError, TypeError, ValueError)):
+            statesmix.open(path, mode, **bad)
+        assert path.read_bytes() == b"precious"
+
+
+def test_content_size_makes_every_writer_agree():
+    """compress(), the compressor and the file give the same bytes for the
+    same input, settings and knowledge of the size."""
+    data = make_text(5000, 17)
+    one_shot = statesmix.compress(data, block_size=1024)
+    c = StateSMixCompressor(block_size=1024, content_size=len(data))
+    assert c.compress(data[:1234]) + c.compress(data[1234:]) + c.flush() == one_shot
+    buf = io.BytesIO()
+    with StateSMixFile(buf, "w", block_size=1024, content_size=len(data)) as f:
+        f.write(data)
+    assert buf.getvalue() == one_shot
+    # without the size the total moves to the trailer: same length, same data
+    c = StateSMixCompressor(block_size=1024)
+    unsized = c.compress(data) + c.flush()
+    assert len(unsized) == len(one_shot) and statesmix.decompress(unsized) == data
+
+
+def test_decoding_streams_inside_a_block():
+    """Output comes as tokens are decoded: 100 bytes of a 300 KB one-block
+    stream cost at most a few steps of tokens, through every reader."""
+    data = make_text(300_000, 18)
+    comp = statesmix.compress(data, preset="count")
+    assert len(blocks_of(comp)) == 1
+    d = StateSMixDecompressor()
+    assert d.decompress(comp, max_length=100) == data[:100]
+    assert 0 < d.stats()["tokens"] <= 100
+    assert d.decompress(b"", max_length=5000) == data[100:5100]
+    assert d.stats()["tokens"] <= 5100
+    with StateSMixFile(io.BytesIO(comp)) as f:
+        assert f.read(100) == data[:100]
+        # io.BufferedReader asks for a buffer of 8 KiB
+        assert f._buffer.raw._decomp.stats()["tokens"] <= 3 * core.STEP_TOKENS
+        f.seek(200_000)
+        assert f.read(10) == data[200_000:200_010]
+
+
+def test_lzma_like_argument_handling(tmp_path):
+    comp = statesmix.compress(b"hello hello")
+    d = StateSMixDecompressor()
+    with pytest.raises(TypeError):
+        d.decompress(b"foo", b"bar")            # changes nothing ...
+    assert d.decompress(comp) == b"hello hello"   # ... so this still works
+    for attr in ("eof", "unused_data", "needs_input"):
+        with pytest.raises(AttributeError):
+            setattr(d, attr, True)
+    with pytest.raises(BufferError):
+        StateSMixDecompressor().decompress(memoryview(comp)[::2])
+    with pytest.raises(BufferError):
+        StateSMixCompressor().compress(memoryview(b"abcdef")[::2])
+    with pytest.raises(TypeError):
+        StateSMixDecompressor(memory_limit=b"qw")
+    with StateSMixFile(io.BytesIO(comp)) as f:
+        for call, arg in ((f.read, 0.0), (f.read, -1.0), (f.read1, None), (f.peek, 1.5)):
+            with pytest.raises(TypeError):
+                call(arg)
+    f.flush()                                    # closed: nothing to do, as LZMAFile
+    for proto in range(2, 5):
+        with pytest.raises(TypeError):
+            pickle.dumps(StateSMixCompressor(preset="count"), proto)
+        with pytest.raises(TypeError):
+            pickle.dumps(StateSMixDecompressor(), proto)
+    # a failed decompressor keeps failing, it never resumes on garbage
+    d = StateSMixDecompressor()
+    with pytest.raises(StateSMixError):
+        d.decompress(b"nonsense")
+    with pytest.raises(StateSMixError):
+        d.decompress(comp)
+
+
+def test_file_memory_limit(tmp_path):
+    data = make_text(2000, 19)
+    path = tmp_path / "p.ssx"
+    path.write_bytes(statesmix.compress(data, preset="paper", threads=1))
+    with pytest.raises(StateSMixError, match="memory limit"):
+        with statesmix.open(path, memory_limit=256 << 20) as f:
+            f.read()
+    with statesmix.open(path, memory_limit=4 << 30) as f:
+        assert f.read() == data
+    with pytest.raises(StateSMixError, match="memory limit"):
+        statesmix.open(tmp_path / "w.ssx", "w", preset="paper", memory_limit=256 << 20)
+    assert not (tmp_path / "w.ssx").exists()
+
+
+def _bound(n):
+    """The most a stream of n incompressible bytes may take."""
+    return n + n // 1000 + 64
+
+
+@pytest.mark.parametrize("level", range(1, 10))
+def test_random_data_does_not_grow(level):
+    """Blocks that coding would expand are stored: random bytes cost a few
+    bytes more than their size at every level (8 KB here; 200 KB: below)."""
+    data = random.Random(level).randbytes(8192)
+    comp = statesmix.compress(data, level=level, threads=1)
+    assert len(comp) <= _bound(len(data))
+    assert [b.stored for b in blocks_of(comp)] == [True]
+    assert statesmix.decompress(comp, threads=1) == data
+
+
+def test_random_data_200k_and_small_inputs():
+    data = random.Random(200).randbytes(200 * 1024)
+    comp = statesmix.compress(data, level=1)
+    assert len(comp) <= _bound(len(data))
+    assert statesmix.decompress(comp) == data
+    # the compact header: an empty input, one byte, with and without the size
+    assert len(statesmix.compress(b"")) <= 24
+    assert len(statesmix.compress(b"x")) <= 40
+    assert len(StateSMixCompressor().flush()) <= 24
+    c = StateSMixCompressor()
+    assert len(c.compress(b"x") + c.flush()) <= 40
+
+
+def test_stored_blocks_keep_the_model_in_step():
+    """Text after stored blocks codes as it would have: the decoder runs the
+    stored tokens through the model, as the encoder did."""
+    text = make_text(3000, 21)
+    noise = random.Random(21).randbytes(3000)
+    for preset in ("count", "plus"):
+        comp = statesmix.compress(text + noise + text, preset=preset, block_size=1024)
+        kinds = [b.stored for b in blocks_of(comp)]
+        assert True in kinds and kinds[-1] is False
+        assert statesmix.decompress(comp) == text + noise + text
 
 
 # ---------------------------------------------------------------- properties
