@@ -11,13 +11,13 @@ __all__ = ["StateSMixCompressor", "StateSMixDecompressor", "compress", "decompre
 
 def compress(data, *, level=None, preset=None, threads=None, block_size=None,
              vocabulary=None, memory_limit=None):
-    """Compress bytes-like `data` into one .ssx stream (its size recorded in
-    the header: StateSMixCompressor(content_size=len(data)) gives the same
-    bytes)."""
+    """Compress bytes-like `data` into one .ssx stream: the same bytes as a
+    StateSMixCompressor or a StateSMixFile with the same settings gives (as
+    with lzma; the size goes into the trailer, as it does there, unless a
+    content_size is given to them)."""
     with byte_view(data) as view:
         c = StateSMixCompressor(level, preset=preset, threads=threads, block_size=block_size,
-                                vocabulary=vocabulary, content_size=view.nbytes,
-                                memory_limit=memory_limit)
+                                vocabulary=vocabulary, memory_limit=memory_limit)
         return c.compress(view) + c.flush()
 
 

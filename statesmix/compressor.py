@@ -48,8 +48,9 @@ class StateSMixCompressor:
     choose the model;
     `block_size` (bytes, 1 KiB .. 16 MiB) how the input is cut; `vocabulary`
     the BPE vocabulary by id.  `content_size`, when given, is recorded in the
-    header (as compress() does) and must equal the bytes compressed; with the
-    same settings and size the output is identical to compress()'s.
+    header instead of the trailer (the command line tool does it for regular
+    files: a decoder then knows the size from the start) and must equal the
+    bytes compressed.  Without it the output is identical to compress()'s.
     `memory_limit` (bytes) refuses a configuration whose memory estimate
     (presets.memory_estimate) is larger.  `threads` never changes the output.
     `config` (experiments) overrides fields of the preset's model

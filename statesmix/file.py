@@ -53,9 +53,9 @@ class StateSMixFile(io.BufferedIOBase):
     (exclusive creation) or "a"/"ab" (append a new stream).
 
     `level`, `preset`, `block_size`, `vocabulary` and `content_size` (the
-    number of bytes that will be written, recorded in the header: the file
-    is then byte for byte what compress() gives) choose the compression,
-    in write modes only.  `threads` and `memory_limit` (bytes; see
+    number of bytes that will be written, to record in the header; see
+    StateSMixCompressor) choose the compression, in write modes only.  With
+    the same settings the file holds what compress() returns.  `threads` and `memory_limit` (bytes; see
     StateSMixCompressor and StateSMixDecompressor) apply to both modes.
     Output never depends on `threads`.
     """

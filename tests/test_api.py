@@ -128,7 +128,7 @@ def test_header_and_stats():
     assert d.header is None
     assert d.decompress(comp) == data
     h = d.header
-    assert h.content_size == len(data)
+    assert h.content_size is None         # the total is in the trailer
     assert h.block_size == ct.DEFAULT_BLOCK_SIZE
     st = d.stats()
     for key in ("tokens", "new_tokens", "ideal_bits", "coded_bits", "payload_bytes",
@@ -162,13 +162,11 @@ _one_shot = {}
 
 def one_shot(sized):
     """Reference outputs, computed once: a compressor given everything in one
-    call (sized: with content_size, which is what compress() does)."""
+    call (sized: with content_size)."""
     if sized not in _one_shot:
-        if sized:
-            _one_shot[sized] = statesmix.compress(PIECES_DATA, block_size=1024)
-        else:
-            c = StateSMixCompressor(block_size=1024)
-            _one_shot[sized] = c.compress(PIECES_DATA) + c.flush()
+        c = StateSMixCompressor(block_size=1024,
+                                content_size=len(PIECES_DATA) if sized else None)
+        _one_shot[sized] = c.compress(PIECES_DATA) + c.flush()
     return _one_shot[sized]
 
 
@@ -498,21 +496,22 @@ def test_open_checks_every_argument_before_touching_the_file(tmp_path, bad):
         assert path.read_bytes() == b"precious"
 
 
-def test_content_size_makes_every_writer_agree():
+def test_every_writer_agrees():
     """compress(), the compressor and the file give the same bytes for the
     same input, settings and knowledge of the size."""
     data = make_text(5000, 17)
     one_shot = statesmix.compress(data, block_size=1024)
-    c = StateSMixCompressor(block_size=1024, content_size=len(data))
-    assert c.compress(data[:1234]) + c.compress(data[1234:]) + c.flush() == one_shot
-    buf = io.BytesIO()
-    with StateSMixFile(buf, "w", block_size=1024, content_size=len(data)) as f:
-        f.write(data)
-    assert buf.getvalue() == one_shot
-    # without the size the total moves to the trailer: same length, same data
-    c = StateSMixCompressor(block_size=1024)
-    unsized = c.compress(data) + c.flush()
-    assert len(unsized) == len(one_shot) and statesmix.decompress(unsized) == data
+    for size in (None, len(data)):
+        c = StateSMixCompressor(block_size=1024, content_size=size)
+        out = c.compress(data[:1234]) + c.compress(data[1234:]) + c.flush()
+        buf = io.BytesIO()
+        with StateSMixFile(buf, "w", block_size=1024, content_size=size) as f:
+            f.write(data[:99])
+            f.write(data[99:])
+        assert buf.getvalue() == out
+        # with the size it is in the header, not the trailer: same length
+        assert (out == one_shot) == (size is None) and len(out) == len(one_shot)
+        assert statesmix.decompress(out) == data
 
 
 def test_decoding_streams_inside_a_block():
@@ -635,7 +634,7 @@ def test_property_round_trip(data):
 @given(st.text(max_size=300), st.integers(1, 50))
 def test_property_streaming(text, piece):
     data = text.encode("utf-8", "surrogatepass")
-    c = StateSMixCompressor(content_size=len(data))
+    c = StateSMixCompressor()
     out = b"".join(c.compress(p) for p in pieces(data, piece)) + c.flush()
     assert out == statesmix.compress(data)
     d = StateSMixDecompressor()

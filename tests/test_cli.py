@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 
 import statesmix  # noqa: E402
+import statesmix.presets  # noqa: E402
 from statesmix import cli  # noqa: E402
 from statesmix.cli import driver, output, progress  # noqa: E402
 
@@ -97,8 +98,13 @@ def test_round_trip_keeps_input(src, capsys):
     ssx = src.with_name("doc.txt.ssx")
     assert src.read_bytes() == DATA                  # -k is the default
     comp = ssx.read_bytes()
-    # the file's size is recorded, and the default level is 6
-    assert comp == statesmix.compress(DATA, level=6)
+    # the file's size is recorded, and the level is the default
+    c = statesmix.StateSMixCompressor(content_size=len(DATA))
+    assert comp == c.compress(DATA) + c.flush()
+    assert statesmix.StateSMixDecompressor().header is None
+    d = statesmix.StateSMixDecompressor()
+    d.decompress(comp)
+    assert d.header.level == statesmix.presets.DEFAULT_LEVEL
     src.unlink()
     status, out, err = run(["-d", ssx], capsys)
     assert status == 0 and err == ""
@@ -179,7 +185,9 @@ def test_force_needed_to_overwrite(src, capsys):
 def test_stdout_and_output_file(src, capsysbinary, tmp_path):
     status, out, err = run_bin(["-c", src], capsysbinary)
     assert status == 0 and err == ""
-    assert out == statesmix.compress(DATA, level=6)
+    # the size of a regular file goes into the header
+    c = statesmix.StateSMixCompressor(level=6, content_size=len(DATA))
+    assert out == c.compress(DATA) + c.flush()
     assert not src.with_name("doc.txt.ssx").exists()
     target = tmp_path / "sub.ssx"
     status, out, err = run_bin(["-o", target, "-3", src], capsysbinary)
@@ -400,7 +408,8 @@ def test_decompression_progress_follows_output():
     stream's header records (it used to follow compressed input, which is
     all read at once)."""
     data = make_text(200_000, 3)
-    comp = statesmix.compress(data, preset="count")
+    c = statesmix.StateSMixCompressor(preset="count", content_size=len(data))
+    comp = c.compress(data) + c.flush()
     args = cli.build_parser().parse_args(["-d"])
     job = driver.Decompress(args, io.BytesIO(comp), None)
     assert job.probe() == (0, None)

@@ -33,6 +33,10 @@ from v1format import v1_stream  # noqa: E402
 # try every truncation and hundreds of mutations.
 COUNT_DATA = make_text(1500, 1) + bytes([0, 255, 128, 10])
 COUNT_STREAM = statesmix.compress(COUNT_DATA, preset="count", block_size=1024)
+# the same with the size in the header (as the command line tool writes it)
+_c = statesmix.StateSMixCompressor(preset="count", block_size=1024,
+                                   content_size=len(COUNT_DATA))
+COUNT_SIZED = _c.compress(COUNT_DATA) + _c.flush()
 # The default preset, one small block: the same container, the default model.
 DEFAULT_DATA = make_text(240, 2)
 DEFAULT_STREAM = statesmix.compress(DEFAULT_DATA, threads=1)
@@ -201,8 +205,7 @@ def test_wrong_checksum_and_total():
         with pytest.raises(StateSMixError, match="checksum"):
             statesmix.decompress(bytes(b))
     # without a content size in the header the trailer has the total
-    c = statesmix.StateSMixCompressor(preset="count")
-    stream = c.compress(COUNT_DATA) + c.flush()
+    stream = COUNT_STREAM
     head = ct.parse_header(stream, 0)[0]
     tail = ct.pack_trailer(head, len(COUNT_DATA), xxh64(COUNT_DATA))
     assert stream.endswith(tail)
@@ -298,8 +301,10 @@ def test_absurd_header_fields():
     _fails_at_once(_fix_check(b))
     # unknown version / flags / configuration length (check fixed up)
     base = bytearray(_header(config={}))
-    for offset, value in ((4, 3), (5, 0x08), (8 + ct.VOCAB_HASH_LEN, 99),
-                          (8 + ct.VOCAB_HASH_LEN, 30)):
+    cfg_len_at = len(base) - 2 - 36 - 1            # before the 36 bytes and the check
+    assert base[cfg_len_at] == 36
+    for offset, value in ((4, 3), (5, 0x08), (cfg_len_at, 99), (cfg_len_at, 30),
+                          (cfg_len_at, 40)):
         b = bytearray(base)
         b[offset] = value
         _fails_at_once(_fix_check(b))
@@ -308,8 +313,8 @@ def test_absurd_header_fields():
 def test_absurd_content_size():
     """A header announcing 2^60 bytes allocates nothing for it and fails when
     the stream ends with fewer."""
-    _, hlen = ct.parse_header(COUNT_STREAM, 0)
-    stream = _header(content_size=1 << 60) + COUNT_STREAM[hlen:]
+    _, hlen = ct.parse_header(COUNT_SIZED, 0)
+    stream = _header(content_size=1 << 60) + COUNT_SIZED[hlen:]
     _fails_at_once(stream)
 
 
@@ -363,9 +368,8 @@ def test_content_size_over_4gib_then_garbage():
 def test_trailer_total_over_4gib():
     """Totals that differ from the real one by a multiple of 2^32 (what a
     32-bit counter would wrap to) are caught."""
-    _, hlen = ct.parse_header(COUNT_STREAM, 0)
-    c = statesmix.StateSMixCompressor(preset="count", block_size=1024)
-    unsized = c.compress(COUNT_DATA) + c.flush()
+    _, hlen = ct.parse_header(COUNT_SIZED, 0)
+    unsized = COUNT_STREAM
     head = ct.parse_header(unsized, 0)[0]
     tail = ct.pack_trailer(head, len(COUNT_DATA), xxh64(COUNT_DATA))
     for extra in (1 << 32, 1 << 33, 1 << 62):
@@ -373,7 +377,7 @@ def test_trailer_total_over_4gib():
         _fails_at_once(unsized[:-len(tail)] + ct.pack_trailer(head, len(COUNT_DATA) + extra,
                                                               xxh64(COUNT_DATA)))
         # in the header's content size
-        stream = _header(content_size=len(COUNT_DATA) + extra) + COUNT_STREAM[hlen:]
+        stream = _header(content_size=len(COUNT_DATA) + extra) + COUNT_SIZED[hlen:]
         _fails_at_once(stream)
 
 
@@ -416,7 +420,7 @@ def test_bad_train_steps(steps):
     good = statesmix.compress(data, preset="ssm", block_size=1024)
     hlen = ct.parse_header(good, 0)[1]
     bad = _header(preset=statesmix.presets.BY_NAME["ssm"],
-                  config={"train_steps": steps}, content_size=len(data)) + good[hlen:]
+                  config={"train_steps": steps}) + good[hlen:]
     with pytest.raises(StateSMixError):
         statesmix.decompress(bad)
 
