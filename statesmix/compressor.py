@@ -1,4 +1,6 @@
 """Incremental compression into one .ssx stream (as lzma.LZMACompressor)."""
+import threading
+
 from . import container as ct
 from .core import STEP_TOKENS, XXH64, Model
 from .errors import StateSMixError
@@ -82,6 +84,7 @@ class StateSMixCompressor:
         self._total = 0
         self._started = False
         self._finished = False
+        self._lock = threading.Lock()    # one caller at a time in the model, as lzma's
 
     def _start(self):
         if self._started:
@@ -114,17 +117,21 @@ class StateSMixCompressor:
 
     def compress(self, data):
         """Compress a bytes-like object; the stream bytes ready so far."""
-        with byte_view(data) as view:
+        with byte_view(data) as view, self._lock:
             if self._finished:
                 raise ValueError("compressor has already been flushed")
             self._buf += view
-        return self._start() + self._drain(False)
+            return self._start() + self._drain(False)
 
     def flush(self):
         """Finish the stream; the rest of its bytes."""
-        if self._finished:
-            raise ValueError("repeated call to flush()")
-        self._finished = True
+        with self._lock:
+            if self._finished:
+                raise ValueError("repeated call to flush()")
+            self._finished = True
+            return self._finish()
+
+    def _finish(self):
         out = self._start() + self._drain(True)
         size = self._header.content_size
         if size is not None and size != self._total:

@@ -5,6 +5,8 @@ header, then per block the block header and its body, the body's tokens
 decoded a step at a time (so output comes out as it is decoded and a
 max_length bounds the work done), and the trailer.
 """
+import threading
+
 from . import container as ct
 from .compressor import open_model, run_encoder
 from .core import STEP_TOKENS, XXH64
@@ -49,6 +51,7 @@ class StateSMixDecompressor:
         self._failed = None
         self._unused = b""
         self._final = {}
+        self._lock = threading.Lock()    # one caller at a time in the model, as lzma's
 
     @property
     def eof(self):
@@ -71,12 +74,15 @@ class StateSMixDecompressor:
         """Decompress `data` (a bytes-like object) after the input given
         before; at most `max_length` bytes when it is not negative."""
         max_length = check_max_length(max_length)
-        with byte_view(data) as view:
+        with byte_view(data) as view, self._lock:
             if self._failed:
                 raise StateSMixError("the decompressor failed earlier: %s" % self._failed)
             if self._stage == _EOF:
                 raise EOFError("already at the end of the stream")
             self._in += view
+            return self._run(max_length)
+
+    def _run(self, max_length):
         self._starved = False
         try:
             while self._stage != _EOF and (max_length < 0 or len(self._out) < max_length):

@@ -27,7 +27,9 @@ bad one never truncates an existing file.
 """
 import builtins
 import io
+import operator
 import os
+import threading
 from typing import BinaryIO, Optional, Union
 
 from .compressor import StateSMixCompressor
@@ -70,6 +72,7 @@ class StateSMixFile(io.BufferedIOBase):
         self._mode = _MODE_CLOSED
         self._buffer = None
         self._comp = None
+        self._lock = threading.RLock()   # writes from several threads stay whole and in order
 
         if mode in ("r", "rb"):
             if any(v is not None for v in (level, preset, block_size, vocabulary,
@@ -113,6 +116,10 @@ class StateSMixFile(io.BufferedIOBase):
         The underlying file is closed only when this object opened it.
         Calling close() more than once is allowed.
         """
+        with self._lock:
+            self._close()
+
+    def _close(self):
         if self._mode == _MODE_CLOSED:
             return
         try:
@@ -205,10 +212,16 @@ class StateSMixFile(io.BufferedIOBase):
         # io.BufferedReader.peek() ignores the size as well
         return self._buffer.peek(size)
 
-    def readline(self, size: Optional[int] = -1) -> bytes:
+    def readline(self, size: int = -1) -> bytes:
         """Read up to and including the next b"\\n" (at most `size` bytes)."""
         self._check_can_read()
-        return self._buffer.readline(size)
+        return self._buffer.readline(operator.index(size))
+
+    def readlines(self, size: int = -1) -> list:
+        """The lines left (whole lines, about `size` bytes of them if it is
+        not negative)."""
+        self._check_can_read()
+        return self._buffer.readlines(operator.index(size))
 
     # ------------------------------------------------------------- seeking
 
@@ -234,19 +247,20 @@ class StateSMixFile(io.BufferedIOBase):
         produces it.  If that fails (e.g. OSError: no space left), the error
         propagates, later writes raise OSError and close() only closes: the
         stream is left unfinished, so it never decodes as if it were complete."""
-        self._check_can_write()
-        if self._failed:
-            raise OSError("an earlier write failed; the compressed stream is incomplete")
-        with byte_view(data) as view:       # a TypeError here changes nothing
-            try:
-                out = self._comp.compress(view)
-                if out:
-                    self._fp.write(out)
-            except BaseException:
-                self._failed = True
-                raise
-            self._pos += view.nbytes
-            return view.nbytes
+        with self._lock:
+            self._check_can_write()
+            if self._failed:
+                raise OSError("an earlier write failed; the compressed stream is incomplete")
+            with byte_view(data) as view:         # a TypeError here changes nothing
+                try:
+                    out = self._comp.compress(view)
+                    if out:
+                        self._fp.write(out)
+                except BaseException:
+                    self._failed = True
+                    raise
+                self._pos += view.nbytes
+                return view.nbytes
 
     def flush(self) -> None:
         """Flush the underlying file (the stream itself is finished by

@@ -53,25 +53,25 @@ def model_config(preset_id, vocab_size):
 
 def resolve(level=None, preset=None):
     """Preset id from a level (1-9) or a preset name or id; the default
-    otherwise.  TypeError for a wrong type, StateSMixError for an unknown
-    value."""
+    otherwise.  TypeError for a wrong type, ValueError for an unknown value
+    (as bz2 for its levels)."""
     if preset is not None:
         if isinstance(preset, str):
             if preset not in BY_NAME:
-                raise StateSMixError("unknown preset %r (known: %s)"
-                                     % (preset, ", ".join(sorted(BY_NAME))))
+                raise ValueError("unknown preset %r (known: %s)"
+                                 % (preset, ", ".join(sorted(BY_NAME))))
             return BY_NAME[preset]
         if not isinstance(preset, int) or isinstance(preset, bool):
             raise TypeError("preset must be a name or an id, not %s" % type(preset).__name__)
         if preset not in PRESETS:
-            raise StateSMixError("unknown preset id %r" % (preset,))
+            raise ValueError("unknown preset id %r" % (preset,))
         return preset
     if level is None:
         level = DEFAULT_LEVEL
     if not isinstance(level, int) or isinstance(level, bool):
         raise TypeError("level must be an integer from 1 to 9, not %s" % type(level).__name__)
     if level not in LEVELS:
-        raise StateSMixError("level must be an integer from 1 to 9, not %r" % (level,))
+        raise ValueError("level must be an integer from 1 to 9, not %r" % (level,))
     return LEVELS[level]
 
 

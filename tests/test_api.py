@@ -8,6 +8,7 @@ import pickle
 import random
 import subprocess
 import sys
+import threading
 
 # OpenMP threads busy-wait by default, which makes the parallel kernels
 # dramatically slower on a loaded machine (only effective if the C core is
@@ -105,10 +106,12 @@ def test_levels_and_presets():
         assert d.decompress(comp) == data
         assert d.header.level == level
     assert statesmix.decompress(statesmix.compress(data, preset="count")) == data
-    with pytest.raises(StateSMixError):
+    with pytest.raises(ValueError):
         statesmix.compress(data, level=10)
-    with pytest.raises(StateSMixError):
+    with pytest.raises(ValueError):
         statesmix.compress(data, preset="no-such-preset")
+    with pytest.raises(TypeError):
+        statesmix.compress(data, level=4.5)
 
 
 @pytest.mark.parametrize("preset", sorted(statesmix.presets.BY_NAME))
@@ -619,6 +622,31 @@ def test_stored_blocks_keep_the_model_in_step():
         kinds = [b.stored for b in blocks_of(comp)]
         assert True in kinds and kinds[-1] is False
         assert statesmix.decompress(comp) == text + noise + text
+
+
+def test_file_writes_from_threads():
+    """Writes from several threads each land whole (the file and the
+    compressor take a lock, as BZ2File and lzma's objects do)."""
+    piece = b"1" * 20_000
+    buf = io.BytesIO()
+    with StateSMixFile(buf, "w", preset="count", block_size=1024) as f:
+        def write():
+            for _ in range(5):
+                f.write(piece)
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert statesmix.decompress(buf.getvalue()) == piece * 20
+
+
+def test_truncated_trailer_gives_the_data_then_eof():
+    comp = statesmix.compress(make_text(3000, 22), preset="count")
+    with StateSMixFile(io.BytesIO(comp[:-3])) as f:
+        assert f.read(3000) == make_text(3000, 22)
+        with pytest.raises(statesmix.StateSMixEOFError):
+            f.read(1)
 
 
 # ---------------------------------------------------------------- properties
