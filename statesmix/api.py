@@ -1,16 +1,18 @@
 """One-shot compression and decompression, as lzma.compress/decompress."""
 import io
+from typing import Optional
 
 from .compressor import StateSMixCompressor
 from .decompressor import StateSMixDecompressor
-from .options import byte_view, check_memory_limit, check_threads
+from .options import Buffer, byte_view, check_memory_limit, check_threads
 from .reader import StreamReader
 
 __all__ = ["StateSMixCompressor", "StateSMixDecompressor", "compress", "decompress"]
 
 
-def compress(data, *, level=None, preset=None, threads=None, block_size=None,
-             vocabulary=None, memory_limit=None):
+def compress(data: Buffer, *, level: Optional[int] = None, preset: Optional[str] = None,
+             threads: Optional[int] = None, block_size: Optional[int] = None,
+             vocabulary: Optional[int] = None, memory_limit: Optional[int] = None) -> bytes:
     """Compress bytes-like `data` into one .ssx stream: the same bytes as a
     StateSMixCompressor or a StateSMixFile with the same settings gives (as
     with lzma; the size goes into the trailer, as it does there, unless a
@@ -21,7 +23,8 @@ def compress(data, *, level=None, preset=None, threads=None, block_size=None,
         return c.compress(view) + c.flush()
 
 
-def decompress(data, *, threads=None, memory_limit=None):
+def decompress(data: Buffer, *, threads: Optional[int] = None,
+               memory_limit: Optional[int] = None) -> bytes:
     """Decompress one or more concatenated .ssx streams (the rules of
     statesmix.reader: a truncated or empty input raises StateSMixEOFError,
     trailing junk after a complete stream is ignored).  `memory_limit`

@@ -1,10 +1,11 @@
 """Incremental compression into one .ssx stream (as lzma.LZMACompressor)."""
 import threading
+from typing import Optional
 
 from . import container as ct
 from .core import STEP_TOKENS, XXH64, Model
 from .errors import StateSMixError
-from .options import (byte_view, check_block_size, check_content_size,
+from .options import (Buffer, byte_view, check_block_size, check_content_size,
                       check_memory_limit, check_threads)
 from .presets import DEFAULT_LEVEL, check_memory, model_config, resolve
 from .tokenizer import default_vocabulary_id, get_vocabulary
@@ -58,8 +59,10 @@ class StateSMixCompressor:
     `config` (experiments) overrides fields of the preset's model
     configuration; the stream then carries the whole configuration."""
 
-    def __init__(self, level=None, *, preset=None, threads=None, block_size=None,
-                 vocabulary=None, content_size=None, memory_limit=None, config=None):
+    def __init__(self, level: Optional[int] = None, *, preset: Optional[str] = None,
+                 threads: Optional[int] = None, block_size: Optional[int] = None,
+                 vocabulary: Optional[int] = None, content_size: Optional[int] = None,
+                 memory_limit: Optional[int] = None, config: Optional[dict] = None) -> None:
         threads = check_threads(threads)
         memory_limit = check_memory_limit(memory_limit)
         bs = check_block_size(block_size)
@@ -115,7 +118,7 @@ class StateSMixCompressor:
             out.append(self._block(raw))
         return b"".join(out)
 
-    def compress(self, data):
+    def compress(self, data: Buffer) -> bytes:
         """Compress a bytes-like object; the stream bytes ready so far."""
         with byte_view(data) as view, self._lock:
             if self._finished:
@@ -123,7 +126,7 @@ class StateSMixCompressor:
             self._buf += view
             return self._start() + self._drain(False)
 
-    def flush(self):
+    def flush(self) -> bytes:
         """Finish the stream; the rest of its bytes."""
         with self._lock:
             if self._finished:
@@ -139,7 +142,9 @@ class StateSMixCompressor:
                                  % (size, self._total))
         return out + ct.pack_trailer(self._header, self._total, self._hash.digest())
 
-    def stats(self):
+    def stats(self) -> dict:
+        """The model's running totals (ssx_stats), the live vocabulary, the
+        input bytes coded and the code length every 8,192 tokens."""
         st = self._model.stats()
         st.update(live=self._model.live, input_bytes=self._total,
                   progress=self._model.progress())

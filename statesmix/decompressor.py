@@ -6,12 +6,13 @@ decoded a step at a time (so output comes out as it is decoded and a
 max_length bounds the work done), and the trailer.
 """
 import threading
+from typing import Optional
 
 from . import container as ct
 from .compressor import open_model, run_encoder
 from .core import STEP_TOKENS, XXH64
 from .errors import StateSMixError
-from .options import byte_view, check_max_length, check_memory_limit, check_threads
+from .options import Buffer, byte_view, check_max_length, check_memory_limit, check_threads
 from .presets import check_memory, model_config
 from .tokenizer import get_vocabulary
 
@@ -34,7 +35,8 @@ class StateSMixDecompressor:
     StateSMixError before its model is built.  `threads` never changes the
     output."""
 
-    def __init__(self, *, threads=None, memory_limit=None):
+    def __init__(self, *, threads: Optional[int] = None,
+                 memory_limit: Optional[int] = None) -> None:
         self._threads = check_threads(threads)
         self._memory_limit = check_memory_limit(memory_limit)
         self._in = bytearray()
@@ -54,23 +56,23 @@ class StateSMixDecompressor:
         self._lock = threading.Lock()    # one caller at a time in the model, as lzma's
 
     @property
-    def eof(self):
+    def eof(self) -> bool:
         return self._stage == _EOF
 
     @property
-    def unused_data(self):
+    def unused_data(self) -> bytes:
         return self._unused
 
     @property
-    def needs_input(self):
+    def needs_input(self) -> bool:
         return self._stage != _EOF and not self._out and self._starved
 
     @property
-    def header(self):
+    def header(self) -> Optional[ct.Header]:
         """The stream's container.Header once it has been read, else None."""
         return self._header
 
-    def decompress(self, data, max_length=-1):
+    def decompress(self, data: Buffer, max_length: int = -1) -> bytes:
         """Decompress `data` (a bytes-like object) after the input given
         before; at most `max_length` bytes when it is not negative."""
         max_length = check_max_length(max_length)
@@ -222,7 +224,7 @@ class StateSMixDecompressor:
         self._stage = _EOF
         return True
 
-    def stats(self):
+    def stats(self) -> dict:
         """The model's running totals (ssx_stats), the live vocabulary and
         the output bytes; empty before the header."""
         if self._model is None:

@@ -1,9 +1,15 @@
 """Checks of the arguments the public API shares, before anything is done
 with them: a wrong type raises TypeError, a wrong value ValueError (as the
 stdlib compression modules do)."""
+import array
+import mmap
 import operator
+from typing import Union
 
 from . import container as ct
+
+# what the API takes as bytes: any object with the buffer protocol
+Buffer = Union[bytes, bytearray, memoryview, array.array, mmap.mmap]
 
 
 def _integer(value, name):
