@@ -25,7 +25,8 @@ import re
 from .. import __version__
 from .. import container as ct
 from ..errors import StateSMixError
-from ..presets import BY_NAME, DEFAULT_LEVEL
+from ..options import check_block_size, check_memory_limit, check_threads
+from ..presets import BY_NAME, DEFAULT_LEVEL, resolve
 from ..tokenizer import list_vocabularies
 from ..units import fmt_bytes
 from .console import STDIN_NAME, Console, stderr_line
@@ -49,47 +50,27 @@ def parse_size(text):
     return n
 
 
-def _block_size(text):
-    n = parse_size(text)
-    if not ct.MIN_BLOCK_SIZE <= n <= ct.MAX_BLOCK_SIZE:
-        raise argparse.ArgumentTypeError(
-            "block size must be between %s and %s"
-            % (fmt_bytes(ct.MIN_BLOCK_SIZE), fmt_bytes(ct.MAX_BLOCK_SIZE)))
-    return n
+def _checked(check, parse=int, what="integer"):
+    """An argparse type: the text parsed, then checked by the API's own check
+    (one rule for the library and the command line)."""
+    def convert(text):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("invalid %s %r" % (what, text)) from None
+        try:
+            check(value)
+        except (TypeError, ValueError) as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value
+    return convert
 
 
-def _memory_limit(text):
-    n = parse_size(text)
-    if n <= 0:
-        raise argparse.ArgumentTypeError("memory limit must be a positive size")
-    return n
-
-
-def _level(text):
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if not 1 <= v <= 9:
-        raise argparse.ArgumentTypeError("level must be an integer from 1 to 9")
-    return v
-
-
-def _threads(text):
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError("threads must be a number >= 0 (0 = all cores)")
-    return v
-
-
-def _preset(text):
-    if text not in BY_NAME:
-        raise argparse.ArgumentTypeError("unknown preset %r (known: %s)"
-                                         % (text, ", ".join(sorted(BY_NAME))))
-    return text
+_block_size = _checked(check_block_size, parse_size, "size")
+_memory_limit = _checked(check_memory_limit, parse_size, "size")
+_level = _checked(lambda v: resolve(level=v))
+_threads = _checked(check_threads)
+_preset = _checked(lambda name: resolve(preset=name), str)
 
 
 def _vocabulary(text):
