@@ -1,20 +1,28 @@
-/* codec.c - one block: the list of tokens new to the live vocabulary, then
- * the range-coded tokens.
+/* codec.c - one block: the tokens new to the live vocabulary, then the
+ * tokens, through the range coder.  The model is seen only through dist.h.
  *
- * Body layout: varint n_new | byte k | varint rice_len | Rice bits | coder bytes.
+ * Body of a multi-symbol model's block:
+ *   varint n_new | byte k | varint rice_len | Rice bits | range coder bytes
  * The new tokens are sorted; each is coded as its rank among the ids not yet
  * live, as the gap from the previous one, with a Rice code of parameter k.
+ *
+ * Body of a token-tree model's block: range coder bytes only.  First, for
+ * every id not live yet in increasing order, one binary decision: whether it
+ * is new in this block (see LIST_CTX); then the tokens' decisions.
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "buf.h"
+#include "counter.h"
+#include "dist.h"
 #include "fpenv.h"
-#include "kernels.h"
-#include "model.h"
 #include "rangecoder.h"
 
-#define FREQ_SCALE 1073741824.0 /* 2^30: total frequency ~2^30 + live */
 #define MAX_RICE_K 30
+
+/* ---- Rice-coded lists of new tokens ---- */
 
 typedef struct bitw {
     ssx_buf *b;
@@ -55,192 +63,60 @@ static int bit_get(bitr *r) {
     return bit;
 }
 
-void ssx_test_lookahead(ssx_model *m, int on) { m->lookahead = on; }
+/* ---- the coder's state ---- */
 
-/* Probabilities of the next token as integer frequencies; returns the total.
- * The vocabulary is cut into segments of SSX_CODE_SEG entries whose partial sums
- * are combined in order, so the result does not depend on the threads, and
- * part[] keeps each segment's frequency total for locating a cumulative count. */
-static uint64_t model_freqs(ssx_model *m, double *sum_out) {
-    ssx_model_predict(m);
-    int64_t n = m->live, n8 = SSX_PAD(n);
-    for (int64_t i = n; i < n8; i++) m->logits[i] = SSX_PAD_LOGIT;
-    int nseg = (int)((n8 + SSX_CODE_SEG - 1) / SSX_CODE_SEG);
-    double *psum = m->segsum;
-    uint64_t *ptot = m->segtot;
-    float *pmx = m->segmx;
-    int classes = m->mix && ssx_mixer_uses_classes(m->mix);
-#pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
-    {
-        ssx_fp_enter();
-        /* the maximum is exact whatever the order: per segment, then combined */
-#pragma omp for schedule(static)
-        for (int sg = 0; sg < nseg; sg++) {
-            int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
-            if (m->pending) ssx_model_finish(m, v0, v1);
-            pmx[sg] = ssx_k->max(m->logits + v0, v1 - v0);
-        }
-        /* every thread combines the maxima itself (exact): no extra barrier */
-        float mx = pmx[0];
-        for (int sg = 1; sg < nseg; sg++) mx = pmx[sg] > mx ? pmx[sg] : mx;
-#pragma omp for schedule(static)
-        for (int sg = 0; sg < nseg; sg++) {
-            int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n8 ? v0 + SSX_CODE_SEG : n8;
-            if (m->ndense) {
-                const float *vec[SSX_MAX_DOT];
-                for (int k = 0; k < m->ndense; k++) vec[k] = m->dense[k] + v0;
-                psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec,
-                                              m->ndense, m->segdot + SSX_MAX_DOT * sg);
-                if (classes)
-                    ssx_mixer_class_sums(m->e + v0, m->ccls + v0, (v1 < n ? v1 : n) - v0,
-                                         m->segcsum + SSX_MIX_CSUM * sg);
-            } else {
-                psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
-            }
-        }
-        double sum_all = 0.0; /* without refinement: every thread sums (same order) */
-        if (!m->sse)
-            for (int sg = 0; sg < nseg; sg++) sum_all += psum[sg];
-#pragma omp single nowait
-        {
-            double sum = 0.0;
-            for (int sg = 0; sg < nseg; sg++) sum += psum[sg];
-            for (int k = 0; k < m->ndense; k++) {
-                double d = 0.0;
-                for (int sg = 0; sg < nseg; sg++) d += m->segdot[SSX_MAX_DOT * sg + k];
-                m->dots[k] = d;
-            }
-            if (classes)
-                for (int k = 0; k < SSX_MIX_CSUM; k++) {
-                    double c = 0.0;
-                    for (int sg = 0; sg < nseg; sg++) c += m->segcsum[SSX_MIX_CSUM * sg + k];
-                    m->csum[k] = c;
-                }
-            *sum_out = m->esum = sum;
-            if (m->sse) {
-                int32_t t = 0;
-                while (t < n - 1 && m->logits[t] != mx) t++;
-                float et = m->e[t];
-                double f = ssx_sse_refine(m->sse, (double)et, sum, ssx_mixer_sse_context(m->mix, t));
-                float en = (float)((double)et * f);
-                m->sse_tok = t;
-                m->sse_e = et;
-                m->e[t] = en;
-                *sum_out = (sum - (double)et) + (double)en;
-            }
-        }
-        if (m->sse) { /* the refined sum: wait for the thread that made it */
-#pragma omp barrier
-            sum_all = *sum_out;
-        }
-        double scale = FREQ_SCALE / sum_all;
-#pragma omp for schedule(static)
-        for (int sg = 0; sg < nseg; sg++) {
-            int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
-            ptot[sg] = v1 > v0 ? ssx_k->freq(m->e + v0, v1 - v0, scale, m->freq + v0) : 0;
-        }
-    }
-    m->pending = 0;
-    uint64_t total = 0;
-    for (int sg = 0; sg < nseg; sg++) total += ptot[sg];
-    return total;
-}
+/* Lists of a token tree: P(an id is new) by the id's range, its length and
+ * how many blocks came before (early ids, short tokens and the first blocks
+ * bring most new tokens). */
+#define LIST_IDS 32
+#define LIST_LEN 11
+#define LIST_BLK 4
+#define LIST_CTX (LIST_IDS * LIST_LEN * LIST_BLK)
+#define LIST_LIMIT 1023
 
-/* Sum of the frequencies of compact ids below c. */
-static uint64_t cum_below(const ssx_model *m, int32_t c) {
-    uint64_t cum = 0;
-    int sc = c / SSX_CODE_SEG;
-    for (int sg = 0; sg < sc; sg++) cum += m->segtot[sg];
-    for (int32_t j = sc * SSX_CODE_SEG; j < c; j++) cum += m->freq[j];
-    return cum;
-}
-
-/* The compact id whose interval holds v (v < total); *cum gets its start. */
-static int32_t find_symbol(const ssx_model *m, uint64_t v, uint64_t *cum) {
-    uint64_t base = 0;
-    int sg = 0;
-    while (base + m->segtot[sg] <= v) base += m->segtot[sg++];
-    int32_t c = sg * SSX_CODE_SEG;
-    while (base + m->freq[c] <= v) base += m->freq[c++];
-    *cum = base;
-    return c;
-}
-
-static void account(ssx_model *m, int32_t c, double sum, uint64_t total) {
-    m->st.tokens++;
-    m->st.ideal_bits -= log2((double)m->e[c] / sum);
-    m->st.coded_bits -= log2((double)m->freq[c] / (double)total);
-    ssx_model_note_progress(m);
-}
-
-/* Collect the block's new tokens (sorted) and their Rice-coded ranks. */
-static int encode_new_tokens(ssx_model *m, const int32_t *tok, int64_t n) {
-    int64_t n_new = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int32_t g = tok[i];
-        if (g < 0 || g >= m->V) return SSX_ERR_PARAM;
-        if (m->g2c[g] < 0 && !m->mark[g]) { m->mark[g] = 1; n_new++; }
-    }
-    uint32_t *gaps = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(n_new + 1));
-    int32_t *ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n_new + 1));
-    if (!gaps || !ids || ssx_model_reserve(m, m->live + (int32_t)n_new)) {
-        free(gaps); free(ids);
-        for (int64_t i = 0; i < n; i++) m->mark[tok[i]] = 0;
-        return SSX_ERR_NOMEM;
-    }
-    int64_t j = 0;
-    uint32_t rank = 0, prev = 0;
-    for (int32_t g = 0; g < m->V && j < n_new; g++) {
-        if (m->g2c[g] >= 0) continue;
-        if (m->mark[g]) {
-            gaps[j] = rank - prev;
-            prev = rank + 1;
-            ids[j++] = g;
-            m->mark[g] = 0;
-        }
-        rank++;
-    }
-    int best = 0;
-    uint64_t best_bits = rice_bits(gaps, n_new, 0);
-    for (int k = 1; k <= MAX_RICE_K; k++) {
-        uint64_t b = rice_bits(gaps, n_new, k);
-        if (b < best_bits) { best_bits = b; best = k; }
-    }
-    ssx_buf_varint(&m->out, (uint64_t)n_new);
-    ssx_buf_put(&m->out, (uint8_t)best);
-    ssx_buf_varint(&m->out, (best_bits + 7) / 8);
-    int64_t start = m->out.len;
-    bitw w = {&m->out, 0, 0};
-    for (int64_t i = 0; i < n_new; i++) rice_put(&w, gaps[i], best);
-    while (w.n) bit_put(&w, 0);
-    m->st.vocab_bytes += (uint64_t)(m->out.len - start);
-    for (int64_t i = 0; i < n_new; i++) ssx_model_add_token(m, ids[i]);
-    m->st.new_tokens += (uint64_t)n_new;
-    free(gaps);
-    free(ids);
-    return SSX_OK;
-}
-
-/* The state of the block being coded (ssx_encode_begin .. end or
- * ssx_decode_begin .. end). */
 struct ssx_codec {
-    int mode; /* 0 idle, 1 encoding, 2 decoding, -1 failed */
+    int mode;           /* 0 idle, 1 encoding, 2 decoding, -1 failed */
     const int32_t *tok; /* encoder: the block's global ids */
     int32_t *cid;       /* encoder: their compact ids, for the look-ahead */
     int64_t n, i, start;
     rc_enc e;
     rc_dec d;
     ssx_reader in;
+    ssx_buf out;        /* the encoder's block body */
+    uint8_t *mark;      /* per global id: new in this block */
+    int64_t blocks;     /* blocks begun */
+    ssx_counter lc[LIST_CTX];
+    ssx_stats st;       /* new_tokens, coded_bits, payload_bytes, vocab_bytes */
 };
 
 void ssx_codec_free(ssx_codec *k) {
-    if (k) free(k->cid);
+    if (!k) return;
+    free(k->cid);
+    free(k->mark);
+    free(k->out.p);
     free(k);
 }
 
+void ssx_codec_stats(const ssx_codec *k, ssx_stats *st) {
+    if (!k) return;
+    st->new_tokens = k->st.new_tokens;
+    st->coded_bits = k->st.coded_bits;
+    st->payload_bytes = k->st.payload_bytes;
+    st->vocab_bytes = k->st.vocab_bytes;
+}
+
 static ssx_codec *codec_of(ssx_model *m) {
-    if (!m->cod) m->cod = (ssx_codec *)calloc(1, sizeof(ssx_codec));
-    return m->cod;
+    ssx_codec **slot = ssx_dist_codec(m);
+    if (*slot) return *slot;
+    ssx_codec *k = (ssx_codec *)calloc(1, sizeof *k);
+    if (!k) return NULL;
+    k->mark = (uint8_t *)calloc((size_t)ssx_vocab_size(m), 1);
+    if (!k->mark) {
+        free(k);
+        return NULL;
+    }
+    for (int i = 0; i < LIST_CTX; i++) k->lc[i] = SSX_COUNTER_INIT;
+    return *slot = k;
 }
 
 static void codec_reset(ssx_codec *k, int mode) {
@@ -249,135 +125,306 @@ static void codec_reset(ssx_codec *k, int mode) {
     k->mode = mode;
 }
 
-static int encode_begin(ssx_model *m, const int32_t *tok, int64_t n) {
-    ssx_codec *k = codec_of(m);
-    if (!k) return SSX_ERR_NOMEM;
-    if (n < 0 || (n > 0 && !tok)) return SSX_ERR_PARAM;
-    codec_reset(k, -1);
-    m->out.len = 0;
-    m->out.failed = 0;
-    int rc = encode_new_tokens(m, tok, n);
-    if (rc) return rc;
-    k->start = m->out.len;
-    /* the tokens to come, for the model's look-ahead (none is new any more) */
-    k->cid = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n + 1));
-    for (int64_t i = 0; k->cid && i < n; i++) k->cid[i] = m->g2c[tok[i]];
-    k->tok = tok;
-    k->n = n;
-    k->i = 0;
-    rc_enc_init(&k->e, &m->out);
-    k->mode = 1;
+/* The code length of a binary decision with P(1) = p / 2^16. */
+static double bit_cost(int bit, uint32_t p) { return -log2((bit ? p : 65536 - p) / 65536.0); }
+
+/* ---- new tokens ---- */
+
+/* Mark the block's new tokens in k->mark; their count, or SSX_ERR_PARAM. */
+static int64_t mark_new(ssx_model *m, ssx_codec *k, const int32_t *tok, int64_t n) {
+    int32_t V = ssx_vocab_size(m);
+    int64_t n_new = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t g = tok[i];
+        if (g < 0 || g >= V) {
+            memset(k->mark, 0, (size_t)V);
+            return SSX_ERR_PARAM;
+        }
+        if (ssx_vocab_compact(m, g) < 0 && !k->mark[g]) {
+            k->mark[g] = 1;
+            n_new++;
+        }
+    }
+    return n_new;
+}
+
+/* Make the n_new marked tokens live, in increasing id order. */
+static int add_marked(ssx_model *m, ssx_codec *k, int64_t n_new) {
+    int32_t V = ssx_vocab_size(m);
+    if (ssx_vocab_reserve(m, ssx_vocab_live(m) + (int32_t)n_new)) {
+        memset(k->mark, 0, (size_t)V);
+        return SSX_ERR_NOMEM;
+    }
+    k->st.new_tokens += (uint64_t)n_new;
+    for (int32_t g = 0; g < V && n_new > 0; g++)
+        if (k->mark[g]) {
+            k->mark[g] = 0;
+            ssx_vocab_add(m, g);
+            n_new--;
+        }
     return SSX_OK;
 }
 
-static int64_t encode_some(ssx_model *m, int64_t max) {
-    ssx_codec *k = m->cod;
-    if (!k || k->mode != 1 || max < 0) return SSX_ERR_PARAM;
-    int64_t done = 0;
-    for (; k->i < k->n && done < max; k->i++, done++) {
-        int32_t c = k->cid ? k->cid[k->i] : m->g2c[k->tok[k->i]];
-        double sum;
-        m->remaining = k->n - k->i;
-        m->ahead = k->cid && m->lookahead ? k->cid + k->i : NULL; /* else: the decoder's way */
-        uint64_t total = model_freqs(m, &sum);
-        rc_encode(&k->e, cum_below(m, c), m->freq[c], total);
-        account(m, c, sum, total);
-        ssx_model_update(m, c);
+/* The sorted new tokens as Rice-coded gaps between their ranks among the
+ * ids not live yet. */
+static int rice_list_encode(ssx_model *m, ssx_codec *k, int64_t n_new) {
+    int32_t V = ssx_vocab_size(m);
+    uint32_t *gaps = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(n_new + 1));
+    if (!gaps) {
+        memset(k->mark, 0, (size_t)V);
+        return SSX_ERR_NOMEM;
     }
-    m->ahead = NULL;
-    return done;
+    int64_t j = 0;
+    uint32_t rank = 0, prev = 0;
+    for (int32_t g = 0; g < V && j < n_new; g++) {
+        if (ssx_vocab_compact(m, g) >= 0) continue;
+        if (k->mark[g]) {
+            gaps[j++] = rank - prev;
+            prev = rank + 1;
+        }
+        rank++;
+    }
+    int best = 0;
+    uint64_t best_bits = rice_bits(gaps, n_new, 0);
+    for (int r = 1; r <= MAX_RICE_K; r++) {
+        uint64_t b = rice_bits(gaps, n_new, r);
+        if (b < best_bits) {
+            best_bits = b;
+            best = r;
+        }
+    }
+    ssx_buf_varint(&k->out, (uint64_t)n_new);
+    ssx_buf_put(&k->out, (uint8_t)best);
+    ssx_buf_varint(&k->out, (best_bits + 7) / 8);
+    int64_t start = k->out.len;
+    bitw w = {&k->out, 0, 0};
+    for (int64_t i = 0; i < n_new; i++) rice_put(&w, gaps[i], best);
+    while (w.n) bit_put(&w, 0);
+    free(gaps);
+    k->st.vocab_bytes += (uint64_t)(k->out.len - start);
+    return SSX_OK;
 }
 
-static int64_t encode_end(ssx_model *m, const uint8_t **out) {
-    ssx_codec *k = m->cod;
-    if (!k || k->mode != 1 || k->i != k->n) return SSX_ERR_PARAM;
-    codec_reset(k, 0);
-    rc_enc_finish(&k->e);
-    if (m->out.failed) return SSX_ERR_NOMEM;
-    m->st.payload_bytes += (uint64_t)(m->out.len - k->start);
-    *out = m->out.p;
-    return m->out.len;
-}
-
-static int decode_new_tokens(ssx_model *m, ssx_reader *in) {
+static int rice_list_decode(ssx_model *m, ssx_codec *k) {
+    ssx_reader *in = &k->in;
+    int32_t V = ssx_vocab_size(m);
     uint64_t n_new = ssx_rd_varint(in);
-    int k = ssx_rd_byte(in);
+    int r = ssx_rd_byte(in);
     uint64_t rice_len = ssx_rd_varint(in);
-    if (in->overrun || k > MAX_RICE_K || n_new > (uint64_t)(m->V - m->live) ||
+    if (in->overrun || r > MAX_RICE_K || n_new > (uint64_t)(V - ssx_vocab_live(m)) ||
         rice_len > (uint64_t)(in->len - in->pos))
         return SSX_ERR_CORRUPT;
-    if (ssx_model_reserve(m, m->live + (int32_t)n_new)) return SSX_ERR_NOMEM;
     bitr br = {in->p + in->pos, (int64_t)rice_len, 0};
     int32_t g = 0; /* next global id to consider */
-    uint64_t gap_rank = 0;
     for (uint64_t i = 0; i < n_new; i++) {
         uint64_t q = 0;
         int bit;
         while ((bit = bit_get(&br)) == 1) q++;
         if (bit < 0 || q > ((uint64_t)1 << 32)) return SSX_ERR_CORRUPT;
-        uint64_t v = q << k;
-        for (int b = k - 1; b >= 0; b--) {
+        uint64_t v = q << r;
+        for (int b = r - 1; b >= 0; b--) {
             bit = bit_get(&br);
             if (bit < 0) return SSX_ERR_CORRUPT;
             v |= (uint64_t)bit << b;
         }
-        /* skip v non-live ids, then take the next non-live one */
-        for (gap_rank = v + 1; g < m->V; g++)
-            if (m->g2c[g] < 0 && --gap_rank == 0) break;
-        if (g >= m->V) return SSX_ERR_CORRUPT;
-        ssx_model_add_token(m, g);
-        g++;
+        /* skip v ids that are not live, then take the next such one */
+        for (uint64_t left = v + 1; g < V; g++)
+            if (ssx_vocab_compact(m, g) < 0 && --left == 0) break;
+        if (g >= V) {
+            memset(k->mark, 0, (size_t)V);
+            return SSX_ERR_CORRUPT;
+        }
+        k->mark[g++] = 1;
     }
-    if ((br.pos + 7) / 8 != (int64_t)rice_len) return SSX_ERR_CORRUPT;
-    m->st.vocab_bytes += rice_len;
-    m->st.new_tokens += n_new;
+    if ((br.pos + 7) / 8 != (int64_t)rice_len) {
+        memset(k->mark, 0, (size_t)V);
+        return SSX_ERR_CORRUPT;
+    }
     in->pos += (int64_t)rice_len;
+    k->st.vocab_bytes += rice_len;
+    return add_marked(m, k, (int64_t)n_new);
+}
+
+static int list_ctx(const ssx_model *m, const ssx_codec *k, int32_t g) {
+    int b = g >> 11, len = ssx_vocab_length(m, g);
+    int blk = k->blocks - 1 < LIST_BLK - 1 ? (int)k->blocks - 1 : LIST_BLK - 1;
+    return ((b < LIST_IDS - 1 ? b : LIST_IDS - 1) * LIST_LEN +
+            (len < LIST_LEN - 1 ? len : LIST_LEN - 1)) * LIST_BLK + blk;
+}
+
+/* A token tree's list (see LIST_CTX): the encoder codes k->mark, the decoder
+ * fills it; then the marked tokens become live. */
+static int tree_list(ssx_model *m, ssx_codec *k, int encode) {
+    int32_t V = ssx_vocab_size(m);
+    int64_t n_new = 0;
+    double bits = 0.0;
+    for (int32_t g = 0; g < V; g++) {
+        if (ssx_vocab_compact(m, g) >= 0) continue;
+        ssx_counter *c = &k->lc[list_ctx(m, k, g)];
+        int q = ssx_counter_p(*c);
+        uint32_t p = (uint32_t)(q < 32 ? 32 : q > 65504 ? 65504 : q);
+        int bit;
+        if (encode) {
+            bit = k->mark[g];
+            rc_encode_bit(&k->e, bit, p);
+        } else {
+            bit = rc_decode_bit(&k->d, p);
+            k->mark[g] = (uint8_t)bit;
+        }
+        bits += bit_cost(bit, p);
+        *c = ssx_counter_next(*c, bit, ssx_counter_rate(ssx_counter_n(*c)), LIST_LIMIT);
+        n_new += bit;
+    }
+    if (!encode && k->d.bad) {
+        memset(k->mark, 0, (size_t)V);
+        return SSX_ERR_CORRUPT;
+    }
+    k->st.vocab_bytes += (uint64_t)(bits / 8.0 + 0.5);
+    return add_marked(m, k, n_new);
+}
+
+/* ---- one token ---- */
+
+/* Code compact id c (encoder) or find it (decoder, c = -1); returns it, or
+ * -1 on corrupt data. */
+static int32_t code_token(ssx_model *m, ssx_codec *k, int32_t c) {
+    int enc = k->mode == 1;
+    ssx_dist_begin(m, k->n - k->i, enc && k->cid ? k->cid + k->i : NULL);
+    if (ssx_dist_is_tree(m)) {
+        uint32_t p;
+        while (ssx_dist_bit(m, &p)) {
+            int bit;
+            if (enc) {
+                bit = ssx_dist_side(m, c);
+                rc_encode_bit(&k->e, bit, p);
+            } else {
+                bit = rc_decode_bit(&k->d, p);
+            }
+            k->st.coded_bits += bit_cost(bit, p);
+            ssx_dist_take(m, bit);
+        }
+        c = ssx_dist_token(m);
+        if (!enc && k->d.bad) return -1;
+    } else {
+        uint64_t total = ssx_dist_total(m), cum;
+        if (enc) {
+            cum = ssx_dist_cum(m, c);
+        } else {
+            uint64_t v = rc_decode_target(&k->d, total);
+            if (v >= total) return -1;
+            c = ssx_dist_find(m, v, &cum);
+        }
+        uint32_t f = ssx_dist_freq(m, c);
+        if (enc)
+            rc_encode(&k->e, cum, f, total);
+        else
+            rc_decode_update(&k->d, cum, f);
+        k->st.coded_bits -= log2((double)f / (double)total);
+    }
+    ssx_dist_learn(m, c);
+    return c;
+}
+
+/* ---- blocks ---- */
+
+static int encode_begin(ssx_model *m, const int32_t *tok, int64_t n) {
+    ssx_codec *k = codec_of(m);
+    if (!k) return SSX_ERR_NOMEM;
+    if (n < 0 || (n > 0 && !tok) || !ssx_dist_ready(m)) return SSX_ERR_PARAM;
+    codec_reset(k, -1);
+    k->blocks++;
+    k->out.len = 0;
+    k->out.failed = 0;
+    int64_t n_new = mark_new(m, k, tok, n);
+    if (n_new < 0) return (int)n_new;
+    int rc;
+    if (ssx_dist_is_tree(m)) {
+        k->start = 0;
+        rc_enc_init(&k->e, &k->out);
+        rc = tree_list(m, k, 1);
+    } else {
+        rc = rice_list_encode(m, k, n_new);
+        if (!rc) rc = add_marked(m, k, n_new);
+        k->start = k->out.len;
+        rc_enc_init(&k->e, &k->out);
+    }
+    if (rc) return rc;
+    /* the tokens to come, for the model's look-ahead (none is new any more) */
+    k->cid = (int32_t *)malloc(sizeof(int32_t) * (size_t)(n + 1));
+    for (int64_t i = 0; k->cid && i < n; i++) k->cid[i] = ssx_vocab_compact(m, tok[i]);
+    k->tok = tok;
+    k->n = n;
+    k->i = 0;
+    k->mode = 1;
     return SSX_OK;
+}
+
+static int64_t encode_some(ssx_model *m, int64_t max) {
+    ssx_codec *k = *ssx_dist_codec(m);
+    if (!k || k->mode != 1 || max < 0) return SSX_ERR_PARAM;
+    int64_t done = 0;
+    for (; k->i < k->n && done < max; k->i++, done++)
+        code_token(m, k, k->cid ? k->cid[k->i] : ssx_vocab_compact(m, k->tok[k->i]));
+    return done;
+}
+
+static int64_t encode_end(ssx_model *m, const uint8_t **out) {
+    ssx_codec *k = *ssx_dist_codec(m);
+    if (!k || k->mode != 1 || k->i != k->n) return SSX_ERR_PARAM;
+    codec_reset(k, 0);
+    rc_enc_finish(&k->e);
+    if (k->out.failed) return SSX_ERR_NOMEM;
+    k->st.payload_bytes += (uint64_t)(k->out.len - k->start);
+    *out = k->out.p;
+    return k->out.len;
 }
 
 static int decode_begin(ssx_model *m, const uint8_t *body, int64_t len, int64_t n) {
     ssx_codec *k = codec_of(m);
     if (!k) return SSX_ERR_NOMEM;
-    if (n < 0 || len < 0 || (len > 0 && !body)) return SSX_ERR_PARAM;
+    if (n < 0 || len < 0 || (len > 0 && !body) || !ssx_dist_ready(m)) return SSX_ERR_PARAM;
     codec_reset(k, -1);
+    k->blocks++;
     k->in = (ssx_reader){body, 0, len, 0};
-    int rc = decode_new_tokens(m, &k->in);
+    int rc;
+    if (ssx_dist_is_tree(m)) {
+        k->start = 0;
+        rc_dec_init(&k->d, &k->in);
+        rc = tree_list(m, k, 0);
+    } else {
+        rc = rice_list_decode(m, k);
+        k->start = k->in.pos;
+        rc_dec_init(&k->d, &k->in);
+    }
     if (rc) return rc;
-    if (n > 0 && m->live == 0) return SSX_ERR_CORRUPT;
-    k->start = k->in.pos;
+    if (n > 0 && ssx_vocab_live(m) == 0) return SSX_ERR_CORRUPT;
     k->n = n;
     k->i = 0;
-    rc_dec_init(&k->d, &k->in);
     k->mode = 2;
     return SSX_OK;
 }
 
 static int64_t decode_some(ssx_model *m, int32_t *tok, int64_t max) {
-    ssx_codec *k = m->cod;
+    ssx_codec *k = *ssx_dist_codec(m);
     if (!k || k->mode != 2 || max < 0 || (max > 0 && !tok)) return SSX_ERR_PARAM;
     int64_t done = 0;
     for (; k->i < k->n && done < max; k->i++, done++) {
-        double sum;
-        m->remaining = k->n - k->i;
-        uint64_t total = model_freqs(m, &sum);
-        uint64_t v = rc_decode_target(&k->d, total);
-        if (v >= total) { k->mode = -1; return SSX_ERR_CORRUPT; }
-        uint64_t cum;
-        int32_t c = find_symbol(m, v, &cum);
-        rc_decode_update(&k->d, cum, m->freq[c]);
-        tok[done] = m->c2g[c];
-        account(m, c, sum, total);
-        ssx_model_update(m, c);
+        int32_t c = code_token(m, k, -1);
+        if (c < 0) {
+            k->mode = -1;
+            return SSX_ERR_CORRUPT;
+        }
+        tok[done] = ssx_vocab_global(m, c);
     }
     return done;
 }
 
 static int decode_end(ssx_model *m) {
-    ssx_codec *k = m->cod;
+    ssx_codec *k = *ssx_dist_codec(m);
     if (!k || k->mode != 2 || k->i != k->n) return SSX_ERR_PARAM;
     codec_reset(k, 0);
-    if (k->in.overrun || k->in.pos != k->in.len) return SSX_ERR_CORRUPT;
-    m->st.payload_bytes += (uint64_t)(k->in.len - k->start);
+    if (k->in.overrun || k->in.pos != k->in.len || k->d.bad) return SSX_ERR_CORRUPT;
+    k->st.payload_bytes += (uint64_t)(k->in.len - k->start);
     return SSX_OK;
 }
 

@@ -19,6 +19,9 @@
 #define SSX_CODE_SEG 512
 #define SSX_MAX_DOT 4 /* dense feature vectors of the learned mixer */
 
+/* Choose the kernel set once (dispatch.c); every model calls it first. */
+void ssx_dispatch_init(void);
+
 typedef struct ssx_kernel_set {
     float (*max)(const float *x, int64_t n); /* n >= 1 */
     /* e[i] = exp(x[i] - shift) for i < n8 (a multiple of 8); returns the sum

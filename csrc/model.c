@@ -7,8 +7,6 @@
 #include "mathf.h"
 #include "model.h"
 
-void ssx_dispatch_init(void);
-
 void ssx_config_default(ssx_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->components = SSX_USE_COUNT;
@@ -20,6 +18,7 @@ void ssx_config_default(ssx_config *cfg) {
     cfg->label_smooth = 0.12f;
     cfg->ngram_mem_mb = 1024;
     cfg->train_steps = 2;
+    cfg->cm_bits = 22;
 }
 
 #define SSX_MAX_VOCAB (1 << 22)
@@ -40,11 +39,14 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
     if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
-                             SSX_MIX_ABLATE))
+                             SSX_USE_TREE | SSX_MIX_ABLATE))
         return NULL;
     if ((cfg->components & SSX_MIX_ABLATE) && !(cfg->components & SSX_USE_MIX)) return NULL;
     if ((cfg->components & SSX_USE_NGRAM) &&
         (cfg->ngram_mem_mb < 1 || cfg->ngram_mem_mb > (1u << 20)))
+        return NULL;
+    if ((cfg->components & SSX_USE_TREE) &&
+        (cfg->cm_bits < SSX_CM_MIN_BITS || cfg->cm_bits > SSX_CM_MAX_BITS))
         return NULL;
     if (cfg->components & SSX_USE_SSM) {
         if (cfg->chunk < 1 || cfg->chunk > SSM_TMAX) return NULL;
@@ -76,11 +78,15 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
         ssx_model_free(m);
         return NULL;
     }
+    if ((cfg->components & SSX_USE_TREE) &&
+        (!(m->tree = ssx_tree_new()) || !(m->cm = ssx_cm_new(cfg->cm_bits)))) {
+        ssx_model_free(m);
+        return NULL;
+    }
     m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
-    m->mark = (uint8_t *)calloc((size_t)m->V, 1);
     m->gcls = (uint8_t *)calloc((size_t)m->V, 1);
     m->prev[0] = m->prev[1] = -1;
-    if (!m->g2c || !m->mark || !m->gcls || ssx_model_reserve(m, 256)) {
+    if (!m->g2c || !m->gcls || ssx_model_reserve(m, 256)) {
         ssx_model_free(m);
         return NULL;
     }
@@ -93,7 +99,6 @@ void ssx_model_free(ssx_model *m) {
     if (!m) return;
     free(m->g2c);
     free(m->c2g);
-    free(m->mark);
     free(m->gcls);
     free(m->ccls);
     free(m->count);
@@ -108,13 +113,14 @@ void ssx_model_free(ssx_model *m) {
     free(m->unseen_z);
     free(m->segtot);
     free(m->segmx);
-    free(m->out.p);
     ssx_codec_free(m->cod);
     free(m->prog);
     ssx_ssm_free(m->ssm);
     ssx_ngram_free(m->ngram);
     ssx_mixer_free(m->mix);
     ssx_sse_free(m->sse);
+    ssx_tree_free(m->tree);
+    ssx_cm_free(m->cm);
     free(m);
 }
 
@@ -135,7 +141,15 @@ int ssx_model_set_classes(ssx_model *m, const uint8_t *cls, int64_t n) {
     return SSX_OK;
 }
 
-void ssx_model_stats(const ssx_model *m, ssx_stats *out) { *out = m->st; }
+int ssx_model_set_spellings(ssx_model *m, const uint8_t *bytes, const int64_t *off, int64_t n) {
+    if (n != m->V || m->st.tokens || m->live) return SSX_ERR_PARAM;
+    return m->tree ? ssx_tree_set_spellings(m->tree, bytes, off, (int32_t)n) : SSX_OK;
+}
+
+void ssx_model_stats(const ssx_model *m, ssx_stats *out) {
+    *out = m->st;
+    ssx_codec_stats(m->cod, out);
+}
 
 int64_t ssx_model_progress(const ssx_model *m, double *out, int64_t cap) {
     int64_t n = m->nprog < cap ? m->nprog : cap;
@@ -186,7 +200,8 @@ int ssx_model_reserve(ssx_model *m, int32_t n) {
         grow((void **)&m->segdot, SSX_MAX_DOT * sizeof(double), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segtot, sizeof(uint64_t), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
         grow((void **)&m->segmx, sizeof(float), old / SSX_CODE_SEG + 1, c / SSX_CODE_SEG + 1) ||
-        (m->ssm && ssx_ssm_reserve(m->ssm, c)) || (m->mix && ssx_mixer_reserve(m->mix, c)))
+        (m->ssm && ssx_ssm_reserve(m->ssm, c)) || (m->mix && ssx_mixer_reserve(m->mix, c)) ||
+        (m->tree && ssx_tree_reserve(m->tree, c)))
         return SSX_ERR_NOMEM;
     m->cap = c;
     return SSX_OK;
@@ -203,6 +218,7 @@ void ssx_model_add_token(ssx_model *m, int32_t g) {
     m->unseen_z[c] = (float)-ssx_log((double)g + 32.0);
     m->unseen++;
     if (m->ssm) ssx_ssm_add_row(m->ssm, c);
+    if (m->tree) ssx_tree_add(m->tree, c, g);
 }
 
 /* logits = SSM + s * (count prior + n-gram terms), s = clip(0.4 + 0.6 H / 5.5,
@@ -283,106 +299,3 @@ void ssx_model_update(ssx_model *m, int32_t c) {
     if (m->ngram) ssx_ngram_update(m->ngram, c);
 }
 
-/* ---- test access to the learned mixer ---- */
-
-/* -log p(y) of the mixer's current logits, in double. */
-static double mix_loss(const ssx_model *m, int32_t y) {
-    double mx = m->logits[0], sum = 0.0;
-    for (int32_t i = 1; i < m->live; i++) mx = m->logits[i] > mx ? m->logits[i] : mx;
-    for (int32_t i = 0; i < m->live; i++) sum += ssx_exp((double)m->logits[i] - mx);
-    return ssx_log(sum) - ((double)m->logits[y] - mx);
-}
-
-int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, double *num, int cap) {
-    if (!m->mix || y < 0 || y >= m->live || cap < 1) return -1;
-    ssx_fpenv env = ssx_fp_enter();
-    ssx_model_predict(m);
-    /* the softmax as the coder computes it, serially */
-    float mx = m->logits[0];
-    for (int32_t i = 1; i < m->live; i++) mx = m->logits[i] > mx ? m->logits[i] : mx;
-    double sum = 0.0, dots[SSX_MAX_DOT] = {0}, csum[SSX_MIX_CSUM] = {0};
-    for (int32_t i = 0; i < m->live; i++) {
-        m->e[i] = ssx_expf(m->logits[i] - mx);
-        sum += (double)m->e[i];
-        for (int k = 0; k < m->ndense; k++) dots[k] += (double)m->e[i] * (double)m->dense[k][i];
-        csum[m->ccls[i]] += (double)m->e[i];
-    }
-    double **w = (double **)malloc(sizeof(double *) * (size_t)cap);
-    if (!w) { ssx_fp_leave(env); return -1; }
-    int n = ssx_mixer_gradients(m->mix, y, m->e, sum, dots, csum, &m->in, m->ngram, w, ana, cap);
-    if (n > cap) n = cap;
-    for (int i = 0; i < n; i++) {
-        double keep = *w[i];
-        *w[i] = keep + eps;
-        ssx_mixer_predict(m->mix, &m->in, m->ngram, m->logits, m->live);
-        double up = mix_loss(m, y);
-        *w[i] = keep - eps;
-        ssx_mixer_predict(m->mix, &m->in, m->ngram, m->logits, m->live);
-        double down = mix_loss(m, y);
-        *w[i] = keep;
-        num[i] = (up - down) / (2.0 * eps);
-    }
-    ssx_mixer_predict(m->mix, &m->in, m->ngram, m->logits, m->live);
-    free(w);
-    ssx_fp_leave(env);
-    return n;
-}
-
-/* ---- test access to the SSM ---- */
-
-int ssx_test_add_tokens(ssx_model *m, int32_t n) {
-    if (n < 0 || n > m->V || ssx_model_reserve(m, n)) return SSX_ERR_PARAM;
-    ssx_fpenv env = ssx_fp_enter();
-    for (int32_t g = m->live; g < n; g++) ssx_model_add_token(m, g);
-    ssx_fp_leave(env);
-    return SSX_OK;
-}
-
-int64_t ssx_test_ssm_group(ssx_model *m, int which, int grad, float *buf, int64_t n, int set) {
-    ssx_fpenv env = ssx_fp_enter(); /* setting A_log recomputes A */
-    int64_t r = m->ssm ? ssx_ssm_group(m->ssm, which, grad, buf, n, set, m->live) : -1;
-    ssx_fp_leave(env);
-    return r;
-}
-
-void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set) {
-    if (m->ssm) ssx_ssm_state(m->ssm, h, conv, set);
-}
-
-double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
-                          float *logits) {
-    ssx_fpenv env = ssx_fp_enter();
-    double r = m->ssm ? ssx_ssm_chunk_grads(m->ssm, in, tgt, T, m->live, logits) : -1.0;
-    ssx_fp_leave(env);
-    return r;
-}
-
-void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps) {
-    ssx_fpenv env = ssx_fp_enter();
-    if (m->ssm) ssx_ssm_train_chunk(m->ssm, in, tgt, T, m->live, steps);
-    ssx_fp_leave(env);
-}
-
-void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
-                              const float *ibc, int deferred) {
-    ssx_fpenv env = ssx_fp_enter();
-    ssx_dispatch_init();
-    float c[SSX_ADAM_N] = {0};
-    c[SSX_ADAM_B1] = 0.9f;
-    c[SSX_ADAM_C1] = 0.1f;
-    c[SSX_ADAM_B2] = 0.999f;
-    c[SSX_ADAM_C2] = 0.001f;
-    c[SSX_ADAM_NLR] = -0.002f;
-    c[SSX_ADAM_EPS] = 1e-8f;
-    c[SSX_ADAM_GS] = 1.0f;
-    if (deferred) {
-        ssx_k->adam_idle(p, m, v, n, steps, ibc, 2, c);
-    } else {
-        for (int64_t j = 0; j < steps; j++) {
-            c[SSX_ADAM_IBC1] = ibc[2 * j];
-            c[SSX_ADAM_IBC2] = ibc[2 * j + 1];
-            ssx_k->adam(p, NULL, m, v, n, c);
-        }
-    }
-    ssx_fp_leave(env);
-}

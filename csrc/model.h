@@ -2,16 +2,15 @@
 #ifndef SSX_MODEL_H
 #define SSX_MODEL_H
 
-#include "buf.h"
+#include "cm.h"
+#include "dist.h"
 #include "kernels.h"
 #include "mixer.h"
 #include "ngram.h"
 #include "sse.h"
 #include "ssm.h"
 #include "statesmix.h"
-
-typedef struct ssx_codec ssx_codec; /* codec.c: the block being coded */
-void ssx_codec_free(ssx_codec *k);
+#include "tree.h"
 
 struct ssx_model {
     ssx_config cfg;
@@ -21,7 +20,6 @@ struct ssx_model {
     int32_t cap;   /* allocated compact slots, a multiple of SSX_LANES */
     int32_t *g2c;  /* global id -> compact id, -1 while not live */
     int32_t *c2g;  /* compact id -> global id */
-    uint8_t *mark; /* V scratch flags for collecting a block's new tokens */
     uint8_t *gcls; /* V token classes (ssx_model_set_classes), 0 by default */
     uint8_t *ccls; /* the same per compact id */
     int32_t prev[2]; /* the last two tokens (compact), -1 before there are any */
@@ -34,16 +32,21 @@ struct ssx_model {
     double *segdot;   /* per segment: SSX_MAX_DOT sums of exp * dense feature */
     uint64_t *segtot; /* per segment: sum of frequencies */
     float *segmx;     /* per segment: the largest logit */
-    ssx_buf out;      /* encoder output */
-    ssx_codec *cod;   /* the block in progress (codec.c) */
+    ssx_codec *cod;   /* the coder's state for the stream (codec.c) */
     int lookahead;    /* encoder: run the SSM over known positions at once */
-    ssx_stats st;
+    ssx_stats st;     /* the model's share: tokens, ideal_bits */
+    double dsum;      /* the next token's distribution: sum of e ... */
+    uint64_t dtotal;  /* ... and frequency total (multi-symbol models) */
+    ssx_walk walk;    /* tree models: the walk to the next token ... */
+    int pushed;       /* ... and how many of its bytes the byte mixer has seen */
     double *prog;          /* (tokens, ideal_bits) pairs, see ssx_model_progress */
     int64_t nprog, progcap;
     ssx_ssm *ssm;     /* NULL unless SSX_USE_SSM */
     ssx_ngram *ngram; /* NULL unless SSX_USE_NGRAM */
     ssx_mixer *mix;   /* NULL unless SSX_USE_MIX */
     ssx_sse *sse;     /* with the mixer: refinement of the top token */
+    ssx_tree *tree;   /* SSX_USE_TREE: tokens coded as binary decisions ... */
+    ssx_cm *cm;       /* ... predicted by context mixing over the bytes */
     int32_t sse_tok;  /* the refined token and its e before refinement */
     float sse_e;
     float *unseen_m;  /* 1 for a live token not seen yet in the stream, else 0 */

@@ -61,12 +61,14 @@ static inline void rc_enc_finish(rc_enc *e) {
 typedef struct rc_dec {
     uint64_t code, range, r;
     ssx_reader *in;
+    int bad; /* a target fell outside every interval: the data is corrupt */
 } rc_dec;
 
 static inline void rc_dec_init(rc_dec *d, ssx_reader *in) {
     d->code = 0;
     d->range = RC_TOP - 1;
     d->in = in;
+    d->bad = 0;
     for (int i = 0; i < 8; i++) d->code = (d->code << 8) | ssx_rd_byte(in);
 }
 
@@ -85,6 +87,20 @@ static inline void rc_decode_update(rc_dec *d, uint64_t cum, uint64_t freq) {
         d->code = (d->code << 8) | ssx_rd_byte(d->in);
         d->range <<= 8;
     }
+}
+
+/* A binary decision with P(1) = p / 2^16 (0 < p < 2^16): 1 is the interval
+ * [0, p), 0 the interval [p, 2^16). */
+static inline void rc_encode_bit(rc_enc *e, int bit, uint32_t p) {
+    rc_encode(e, bit ? 0 : p, bit ? p : 65536 - p, 65536);
+}
+
+static inline int rc_decode_bit(rc_dec *d, uint32_t p) {
+    uint64_t v = rc_decode_target(d, 65536);
+    d->bad |= v >= 65536;
+    int bit = v < p;
+    rc_decode_update(d, bit ? 0 : p, bit ? p : 65536 - p);
+    return bit;
 }
 
 #endif

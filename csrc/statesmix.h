@@ -27,6 +27,7 @@
 #define SSX_MIX_NO_CACHE 128 /* no terms for the recency rank among all tokens */
 #define SSX_MIX_NO_SPARSE 256 /* no sparse (skip) contexts */
 #define SSX_MIX_NO_CLASS 512  /* no token-class terms */
+#define SSX_USE_TREE 1024 /* tokens coded bit by bit, mixed with byte contexts */
 #define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE | SSX_MIX_NO_CACHE | SSX_MIX_NO_SPARSE | SSX_MIX_NO_CLASS)
 
 typedef struct ssx_config {
@@ -39,6 +40,7 @@ typedef struct ssx_config {
     float label_smooth;   /* label smoothing epsilon (0.12) */
     uint32_t ngram_mem_mb; /* memory limit of the n-gram tables, MiB (1024) */
     int32_t train_steps;  /* Adam steps per SSM chunk after the warm-up (2), 1..8 */
+    int32_t cm_bits;      /* SSX_USE_TREE: log2 of the slots per byte-context table (22) */
 } ssx_config;
 
 /* Running totals a model keeps about what it coded. */
@@ -71,6 +73,9 @@ int64_t ssx_model_progress(const ssx_model *m, double *out, int64_t cap);
  * Call before coding; without it every token is class 0. */
 #define SSX_TOKEN_CLASSES 8
 int ssx_model_set_classes(ssx_model *m, const uint8_t *cls, int64_t n);
+/* The bytes of every token (token g is bytes[off[g] .. off[g + 1]), n the
+ * vocabulary size): required by SSX_USE_TREE, before any coding. */
+int ssx_model_set_spellings(ssx_model *m, const uint8_t *bytes, const int64_t *off, int64_t n);
 
 /* Encode one block of global token ids.  On success returns the body length
  * and points *out at a buffer owned by the model (valid until the next call). */
@@ -110,30 +115,5 @@ int ssx_simd_available(void);
 int ssx_simd_get(void);
 void ssx_simd_set(int level);
 int ssx_openmp_threads(void); /* threads OpenMP would use; 1 without OpenMP */
-
-/* Test access to the SSM (tests/test_ssm_c.py).  Parameter groups are
- * numbered as in the numpy reference: 0 E, 1 W, then for each layer ln_g,
- * ln_b, in_w, conv_w, conv_b, x_w, dt_w, dt_b, A_log, D, out_w, then lnf_g,
- * lnf_b; buffers use the reference's row-major layout. */
-int ssx_test_add_tokens(ssx_model *m, int32_t n); /* make ids 0..n-1 live */
-int64_t ssx_test_ssm_group(ssx_model *m, int which, int grad, float *buf, int64_t n, int set);
-void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set);
-double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
-                          float *logits);
-void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps);
-/* `steps` zero-gradient Adam steps (lr 0.002, step j with the bias factors
- * ibc[2j], ibc[2j+1]) with the current kernels: deferred 1 through the idle
- * rows' kernel, 0 through the plain Adam kernel one step at a time. */
-void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
-                              const float *ibc, int deferred);
-/* 0: the encoder computes the SSM one position at a time, as the decoder
- * must; 1 (the default): it runs the chunk's known positions at once.  The
- * output bits are the same (tests). */
-void ssx_test_lookahead(ssx_model *m, int on);
-/* The learned mixer's gradient of -log p(y) at the next position, for up to
- * cap of the weights in use: ana[i] as update computes it, num[i] by central
- * differences of step eps on the logits the mixer gives (tests); returns the
- * count, or -1. */
-int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, double *num, int cap);
 
 #endif

@@ -43,16 +43,22 @@ def _has_openmp():
         return r.returncode == 0
 
 
+# The public header, then the internal test entry points (tests/ only).
+HEADERS = ("statesmix.h", "testhooks.h")
+
+
 def _cdef():
-    """The public header, without its preprocessor lines, is the cdef."""
+    """The headers, without their preprocessor lines, are the cdef; their
+    numeric #defines become constants of the module."""
     out = []
-    with open(os.path.join(CSRC, "statesmix.h")) as f:
-        for line in f:
-            m = re.match(r"#define (SSX_\w+) \(?(-?\d+)\)?", line)
-            if m:
-                out.append("#define %s %s\n" % m.groups())
-            elif not line.startswith("#"):
-                out.append(line)
+    for name in HEADERS:
+        with open(os.path.join(CSRC, name)) as f:
+            for line in f:
+                m = re.match(r"#define (SSX_\w+) \(?(-?\d+)\)?", line)
+                if m:
+                    out.append("#define %s %s\n" % m.groups())
+                elif not line.startswith("#"):
+                    out.append(line)
     return "".join(out)
 
 
@@ -71,7 +77,7 @@ def make_builder(root=None):
     pre = (lambda p: os.path.join(root, p)) if root else (lambda p: p)
     ffi = FFI()
     ffi.cdef(_cdef())
-    ffi.set_source("statesmix._core", '#include "statesmix.h"\n',
+    ffi.set_source("statesmix._core", "".join('#include "%s"\n' % h for h in HEADERS),
                    sources=[pre(s) for s in SOURCES], include_dirs=[pre("csrc")],
                    extra_compile_args=_flags, extra_link_args=_link, libraries=["m"])
     return ffi

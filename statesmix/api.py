@@ -13,13 +13,14 @@ __all__ = ["StateSMixCompressor", "StateSMixDecompressor", "compress", "decompre
 def compress(data: Buffer, *, level: Optional[int] = None, preset: Optional[str] = None,
              threads: Optional[int] = None, block_size: Optional[int] = None,
              vocabulary: Optional[int] = None, memory_limit: Optional[int] = None) -> bytes:
-    """Compress bytes-like `data` into one .ssx stream: the same bytes as a
-    StateSMixCompressor or a StateSMixFile with the same settings gives (as
-    with lzma; the size goes into the trailer, as it does there, unless a
-    content_size is given to them)."""
+    """Compress bytes-like `data` into one .ssx stream.  Its size is known
+    here: it goes into the header (the model sizes its tables from it), so a
+    StateSMixCompressor or StateSMixFile gives the same bytes when told the
+    size (content_size=)."""
     with byte_view(data) as view:
         c = StateSMixCompressor(level, preset=preset, threads=threads, block_size=block_size,
-                                vocabulary=vocabulary, memory_limit=memory_limit)
+                                vocabulary=vocabulary, content_size=view.nbytes,
+                                memory_limit=memory_limit)
         return c.compress(view) + c.flush()
 
 

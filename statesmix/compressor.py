@@ -30,7 +30,7 @@ def _cut(buf, limit):
 def open_model(config, vocab, threads):
     """A model for `config` over `vocab`, as encoder and decoder both build it."""
     model = Model(config)
-    model.set_classes(vocab.classes)
+    model.set_vocabulary(vocab)
     model.set_threads(threads)
     return model
 
@@ -51,9 +51,10 @@ class StateSMixCompressor:
     choose the model;
     `block_size` (bytes, 1 KiB .. 16 MiB) how the input is cut; `vocabulary`
     the BPE vocabulary by id.  `content_size`, when given, is recorded in the
-    header instead of the trailer (the command line tool does it for regular
-    files: a decoder then knows the size from the start) and must equal the
-    bytes compressed.  Without it the output is identical to compress()'s.
+    header instead of the trailer (compress() and the command line tool, for
+    regular files, do it): the model sizes its tables from it and a decoder
+    knows the size from the start; it must equal the bytes compressed.  With
+    it the output is identical to compress()'s.
     `memory_limit` (bytes) refuses a configuration whose memory estimate
     (presets.memory_estimate) is larger.  `threads` never changes the output.
     `config` (experiments) overrides fields of the preset's model
@@ -72,7 +73,7 @@ class StateSMixCompressor:
         preset_id = resolve(level, preset)
         self._vocab = get_vocabulary(default_vocabulary_id() if vocabulary is None
                                      else vocabulary)
-        standard = model_config(preset_id, self._vocab.size)
+        standard = model_config(preset_id, self._vocab.size, content_size)
         cfg = dict(standard, **(config or {}))
         if set(cfg) != set(standard):
             raise ValueError("unknown model configuration fields: %s"

@@ -36,9 +36,10 @@ _CONFIG = struct.Struct("<" + "".join(_CODES[config_types()[k]] for k in CONFIG_
 _FIELD = 4
 assert _CONFIG.size == _FIELD * len(CONFIG_FIELDS)
 # The shortest configuration on disk: version-1 streams written before
-# train_steps existed (their SSM took 2 steps).
+# train_steps existed (their SSM took 2 steps); before cm_bits existed,
+# streams had nine fields (their value: 22, which only the token tree reads).
 _MIN_FIELDS = 8
-_V1_SHORT = {"train_steps": 2}
+_V1_SHORT = {"train_steps": 2, "cm_bits": 22}
 
 _V1_FIXED = struct.Struct("<4sBBBBH32sIH")
 _V1_TRAILER = struct.Struct("<QQ")

@@ -73,6 +73,20 @@ class Model:
         _check(lib.ssx_model_set_classes(self._m, ffi.from_buffer("uint8_t[]", arr), arr.size),
                "cannot set token classes")
 
+    def set_spellings(self, spellings):
+        """The bytes of every token (Vocabulary.spellings), for the token
+        tree; before any coding."""
+        data, off = spellings
+        off = np.ascontiguousarray(off, dtype=np.int64)
+        _check(lib.ssx_model_set_spellings(self._m, ffi.from_buffer(data),
+                                           ffi.from_buffer("int64_t[]", off), off.size - 1),
+               "cannot set token spellings")
+
+    def set_vocabulary(self, vocab):
+        """What the model needs to know of the vocabulary's tokens."""
+        self.set_classes(vocab.classes)
+        self.set_spellings(vocab.spellings)
+
     def set_threads(self, threads):
         lib.ssx_model_set_threads(self._m, int(threads or 0))
 

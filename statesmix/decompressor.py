@@ -134,7 +134,7 @@ class StateSMixDecompressor:
         config = header.config
         if config is None:
             try:
-                config = model_config(header.preset, vocab.size)
+                config = model_config(header.preset, vocab.size, header.content_size)
             except StateSMixError:
                 raise StateSMixError("unknown preset id %d (a newer format?)"
                                      % header.preset) from None

@@ -62,7 +62,7 @@ class StateSMixFile(io.BufferedIOBase):
     `level`, `preset`, `block_size`, `vocabulary` and `content_size` (the
     number of bytes that will be written, to record in the header; see
     StateSMixCompressor) choose the compression, in write modes only.  With
-    the same settings the file holds what compress() returns.  `threads` and `memory_limit` (bytes; see
+    the same settings and the size the file holds what compress() returns.  `threads` and `memory_limit` (bytes; see
     StateSMixCompressor and StateSMixDecompressor) apply to both modes.
     Output never depends on `threads`.
     """

@@ -4,7 +4,9 @@ from .errors import StateSMixError
 from .units import fmt_bytes
 
 # the component bits of the C core (statesmix.h)
-COUNT, SSM, NGRAM, MIX = lib.SSX_USE_COUNT, lib.SSX_USE_SSM, lib.SSX_USE_NGRAM, lib.SSX_USE_MIX
+COUNT, SSM, NGRAM, MIX, TREE = (lib.SSX_USE_COUNT, lib.SSX_USE_SSM, lib.SSX_USE_NGRAM,
+                                lib.SSX_USE_MIX, lib.SSX_USE_TREE)
+NO_SSE = lib.SSX_MIX_NO_SSE
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -15,6 +17,7 @@ PRESETS = {
     3: ("paper", COUNT | SSM | NGRAM),
     4: ("plus", COUNT | SSM | NGRAM | MIX),
     5: ("ngram-plus", COUNT | NGRAM | MIX),
+    6: ("cm", COUNT | SSM | NGRAM | MIX | TREE | NO_SSE),
 }
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
@@ -25,8 +28,22 @@ LEVELS = {1: 0, 2: 2, 3: 5, 4: 1, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4}
 DEFAULT_LEVEL = 6
 
 
-def model_config(preset_id, vocab_size):
-    """The full C model configuration of a preset."""
+# The byte mixer's tables (2^cm_bits slots per context) grow with the input:
+# about four slots per byte, between these bounds; an unknown size gets the
+# size of a 1 MB input.
+CM_BITS_MIN, CM_BITS_MAX, CM_BITS_UNKNOWN = 12, 23, 22
+
+
+def cm_bits(content_size):
+    if content_size is None:
+        return CM_BITS_UNKNOWN
+    bits = max(int(content_size), 1).bit_length() + 2
+    return min(max(bits, CM_BITS_MIN), CM_BITS_MAX)
+
+
+def model_config(preset_id, vocab_size, content_size=None):
+    """The full C model configuration of a preset; `content_size`, the
+    input's length when known, sizes the tables that grow with it."""
     if preset_id not in PRESETS:
         raise StateSMixError("unknown preset id %d" % preset_id)
     components = PRESETS[preset_id][1]
@@ -48,6 +65,7 @@ def model_config(preset_id, vocab_size):
         # learned mixing 1 (enwik6, chunks of 32: 224,966 bytes in 54.7 s
         # against 224,504 in 75.4 s, 2 threads)
         "train_steps": 1 if components & MIX else 2,
+        "cm_bits": cm_bits(content_size),
     }
 
 

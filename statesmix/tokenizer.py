@@ -263,6 +263,7 @@ class Vocabulary:
         self._token_len = np.array([len(t) for t in token_bytes], dtype=np.int64)
         self.fallback_runs = 0
         self._classes = None
+        self._spellings = None
 
     @property
     def classes(self) -> np.ndarray:
@@ -270,6 +271,16 @@ class Vocabulary:
         if self._classes is None:
             self._classes = np.array([token_class(t) for t in self.token_bytes], dtype=np.uint8)
         return self._classes
+
+    @property
+    def spellings(self) -> tuple[bytes, np.ndarray]:
+        """All token bytes concatenated and the int64 offsets (size + 1) of
+        each token's bytes in them, for the core's token tree."""
+        if self._spellings is None:
+            off = np.zeros(self.size + 1, dtype=np.int64)
+            np.cumsum(self._token_len, out=off[1:])
+            self._spellings = (b"".join(self.token_bytes), off)
+        return self._spellings
 
     @classmethod
     def _from_json_bytes(cls, vocab_id, name, raw: bytes, digest: bytes, size: int):

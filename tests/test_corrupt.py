@@ -33,10 +33,10 @@ from v1format import v1_stream  # noqa: E402
 # try every truncation and hundreds of mutations.
 COUNT_DATA = make_text(1500, 1) + bytes([0, 255, 128, 10])
 COUNT_STREAM = statesmix.compress(COUNT_DATA, preset="count", block_size=1024)
-# the same with the size in the header (as the command line tool writes it)
-_c = statesmix.StateSMixCompressor(preset="count", block_size=1024,
-                                   content_size=len(COUNT_DATA))
-COUNT_SIZED = _c.compress(COUNT_DATA) + _c.flush()
+COUNT_SIZED = COUNT_STREAM               # compress() records the size in the header
+# the same without it (as a stream of unknown length): the total in the trailer
+_c = statesmix.StateSMixCompressor(preset="count", block_size=1024)
+COUNT_UNSIZED = _c.compress(COUNT_DATA) + _c.flush()
 # The default preset, one small block: the same container, the default model.
 DEFAULT_DATA = make_text(240, 2)
 DEFAULT_STREAM = statesmix.compress(DEFAULT_DATA, threads=1)
@@ -205,7 +205,7 @@ def test_wrong_checksum_and_total():
         with pytest.raises(StateSMixError, match="checksum"):
             statesmix.decompress(bytes(b))
     # without a content size in the header the trailer has the total
-    stream = COUNT_STREAM
+    stream = COUNT_UNSIZED
     head = ct.parse_header(stream, 0)[0]
     tail = ct.pack_trailer(head, len(COUNT_DATA), xxh64(COUNT_DATA))
     assert stream.endswith(tail)
@@ -301,10 +301,11 @@ def test_absurd_header_fields():
     _fails_at_once(_fix_check(b))
     # unknown version / flags / configuration length (check fixed up)
     base = bytearray(_header(config={}))
-    cfg_len_at = len(base) - 2 - 36 - 1            # before the 36 bytes and the check
-    assert base[cfg_len_at] == 36
+    n = len(ct.config_bytes(_head(config={}).config))
+    cfg_len_at = len(base) - 2 - n - 1            # before the configuration and the check
+    assert base[cfg_len_at] == n
     for offset, value in ((4, 3), (5, 0x08), (cfg_len_at, 99), (cfg_len_at, 30),
-                          (cfg_len_at, 40)):
+                          (cfg_len_at, n + 4)):
         b = bytearray(base)
         b[offset] = value
         _fails_at_once(_fix_check(b))
@@ -369,7 +370,7 @@ def test_trailer_total_over_4gib():
     """Totals that differ from the real one by a multiple of 2^32 (what a
     32-bit counter would wrap to) are caught."""
     _, hlen = ct.parse_header(COUNT_SIZED, 0)
-    unsized = COUNT_STREAM
+    unsized = COUNT_UNSIZED
     head = ct.parse_header(unsized, 0)[0]
     tail = ct.pack_trailer(head, len(COUNT_DATA), xxh64(COUNT_DATA))
     for extra in (1 << 32, 1 << 33, 1 << 62):

@@ -33,7 +33,7 @@ def test_wide_text_engages_parallel_coding():
     assert len(set(v.encode(WIDE).tolist())) > 4096
 
 
-@pytest.mark.parametrize("preset", ["ngram-plus", "plus"])
+@pytest.mark.parametrize("preset", ["ngram-plus", "plus", "cm"])
 def test_threads_do_not_change_output(preset):
     one = statesmix.compress(WIDE, preset=preset, threads=1)
     assert statesmix.compress(WIDE, preset=preset, threads=2) == one
@@ -42,7 +42,8 @@ def test_threads_do_not_change_output(preset):
 
 
 @pytest.mark.skipif(not core.simd_available(), reason="CPU without AVX2/FMA")
-@pytest.mark.parametrize("preset,size", [("ngram-plus", len(WIDE)), ("plus", 6000)])
+@pytest.mark.parametrize("preset,size", [("ngram-plus", len(WIDE)), ("plus", 6000),
+                                         ("cm", 6000)])
 def test_scalar_and_simd_identical(preset, size):
     data = WIDE[:size]        # the scalar SSM is slow: a short slice for plus
     was = core.simd_enabled()
@@ -78,7 +79,7 @@ def test_ablation_switches_round_trip_and_matter():
 
 
 @pytest.mark.parametrize("components", [1 | NO_SSE, 1 | 4 | NO_NOVEL, 1 | 4 | NO_SPARSE, 1 | NO_CLASS,
-                                        1 | 2 | 4 | 1024])
+                                        1 | 2 | 4 | 2048])
 def test_core_rejects_bad_component_masks(components):
     with pytest.raises(StateSMixError):
         core.Model({"components": components, "vocab_size": 1000})

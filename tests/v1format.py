@@ -10,18 +10,22 @@ from statesmix.presets import model_config
 from statesmix.tokenizer import get_vocabulary
 
 CONFIG_V1 = ("components", "vocab_size", "count_scale", "seed", "chunk", "lr",
-             "label_smooth", "ngram_mem_mb", "train_steps")
+             "label_smooth", "ngram_mem_mb", "train_steps", "cm_bits")
+FORMAT_V1 = "<IIfIIffIIi"
+TREE = 1024          # the token tree's streams carried the tenth field
 
 
-def v1_stream(stream, n_fields=9):
+def v1_stream(stream, n_fields=None):
     """The version-1 twin of a one-stream version-2 `stream`, with the first
     `n_fields` fields of the configuration (8: a stream written before
-    train_steps existed)."""
+    train_steps existed; by default 10 for the token tree, else 9)."""
     head, pos = ct.parse_header(stream, 0)
     vocab = get_vocabulary(head.vocab_id)
-    config = head.config or model_config(head.preset, vocab.size)
+    config = head.config or model_config(head.preset, vocab.size, head.content_size)
+    if n_fields is None:
+        n_fields = 10 if config["components"] & TREE else 9
     flags = 1 if head.content_size is not None else 0
-    cfg = struct.pack("<IIfIIffII"[:1 + n_fields], *(config[k] for k in CONFIG_V1[:n_fields]))
+    cfg = struct.pack(FORMAT_V1[:1 + n_fields], *(config[k] for k in CONFIG_V1[:n_fields]))
     out = struct.pack("<4sBBBBH32sIH", ct.MAGIC, 1, flags, head.preset, head.level,
                       head.vocab_id, vocab.sha256, head.block_size, len(cfg)) + cfg
     if flags:

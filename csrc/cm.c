@@ -1,0 +1,430 @@
+/* cm.c - binary context mixing over the bytes of the text (see cm.h).
+ *
+ * Contexts: the last 1, 2, 3, 4 and 6 bytes, the current word (letters, case
+ * folded), the word with the one before it, the byte above in the previous
+ * line with the last byte, the last two bytes with the position in the token,
+ * two sparse ones (bytes 2-3 and 3-4 back), and the innermost two open
+ * brackets (of [ { < and parentheses) with the last byte and with the word.  Each is hashed with the
+ * decision (the partial byte, or "the token ends here") into a slot of its
+ * own table that holds two estimates: a direct adaptive probability (a
+ * counter, counter.h) and a bit history, a small state counting the 0s and
+ * 1s seen there, whose probability is learned per state and context (an
+ * indirect estimate that adapts to how reliable such histories have been).
+ * A match model predicts the byte that followed the last occurrence of the
+ * last MINLEN bytes.
+ *
+ * Their log odds (stretch), the token model's and a bias go into four linear
+ * mixers whose weight sets are chosen by small contexts (the decision and
+ * the token model's confidence, the partial byte, the match length, the
+ * previous byte); their mean goes through two adaptive probability maps (by
+ * the previous byte, by a hash of the last two) averaged with it.
+ *
+ * Integers only: log odds in units of 1/256 (|st| <= ST_MAX, i.e. 12),
+ * probabilities in 16 bits, weights in 16.16 fixed point.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm.h"
+#include "counter.h"
+#include "mathf.h"
+
+#define NCTX 13
+#define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
+#define DEPTH_CTX 8       /* the context that takes the position in the token */
+#define NIN (2 * NCTX + 3)
+#define IN_TOK (2 * NCTX) /* the token model's log odds */
+#define IN_MATCH (2 * NCTX + 1)
+#define IN_BIAS (2 * NCTX + 2)
+#define ST_MAX 3071
+#define LIMIT 255         /* counts stop here: the rate stays at about 1/LIMIT */
+#define MINLEN 6          /* bytes a match must have before it predicts */
+#define MLB 32            /* match length buckets */
+#define NSTATE 256
+#define SCAP 30           /* a bit history counts up to SCAP of each bit */
+#define N1 (9 * 8 * 3)    /* mixer 1: decision x token-model confidence x match */
+#define N2 (256 + 16)     /* mixer 2: partial byte, or the end at depth d */
+#define N3 (9 * 32)       /* mixer 3: decision x match length */
+#define N4 (256 * 9)      /* mixer 4: previous byte x decision */
+#define KNOTS 25          /* of the adaptive maps, over [-ST_MAX, ST_MAX] */
+#define APM1_CTX (65536 + 4096)
+#define APM2_CTX 65536
+#define MIX_LR 24         /* weight step: x * err * MIX_LR / 2^20 */
+#define APM_RATE 6
+
+/* A slot: direct probability (16 bits), its count (8), bit-history state (8).
+ * The slots of one nibble of one context share a bucket of 16: slot 0 holds
+ * a check of the context's hash (high 16 bits) and the state of the "token
+ * ends here" decision, slots 1-15 the nibble's bit decisions (1, then 1
+ * followed by the bits so far).  A context's nibble may sit in either bucket
+ * of an aligned pair; a new one replaces the one whose first decision has
+ * seen less.  So a nibble costs one cache line per context. */
+#define SLOT_INIT 0x80000000u
+#define BUCKET_BYTES (16 * sizeof(uint32_t))
+
+struct ssx_cm {
+    int bits;
+    uint32_t *t[NCTX];
+    uint32_t mask[NCTX];
+    uint32_t h[NCTX];    /* the contexts' hashes at this byte */
+    uint32_t *slot[NCTX];
+    uint32_t *bucket[NCTX]; /* the current nibble's 16 slots per context */
+    int bkey;               /* which nibble they are for; -1 none yet */
+    ssx_counter sm[NCTX][NSTATE]; /* probability of 1 per bit-history state */
+    uint8_t next[NSTATE][2];      /* bit-history transitions */
+    int32_t x[NIN];
+    /* the text */
+    uint8_t *buf;
+    uint32_t bmask;
+    int64_t pos;         /* bytes pushed */
+    uint32_t c4, c8;     /* the last 8 bytes */
+    uint32_t word, word1;
+    uint32_t nest;       /* the open brackets, two bits each, innermost lowest */
+    int64_t line, line1; /* where the current and the previous line start */
+    /* the match model */
+    int32_t *mt;         /* hash of the last MINLEN bytes -> position after them */
+    uint32_t mtmask;
+    int64_t mptr;        /* the predicted byte is buf[mptr] ... */
+    int mlen;            /* ... after a match of mlen bytes (0: none) */
+    ssx_counter mc[MLB * 2];
+    int mi;              /* the match counter in use, -1 none */
+    /* mixing */
+    int32_t w1[N1][NIN], w2[N2][NIN], w3[N3][NIN], w4[N4][NIN];
+    int s[4], p[4];
+    uint16_t *apm1, *apm2;
+    int a1, a2, aw;
+    /* tables */
+    int16_t stretch[4096];       /* of a 12-bit probability */
+    uint16_t squash[2 * ST_MAX + 1];
+    int32_t rate[1024];
+};
+
+static uint32_t hash2(uint32_t a, uint32_t b) {
+    uint32_t h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    return h ^ (h >> 13);
+}
+
+static int squash(const ssx_cm *x, int st) {
+    st = st < -ST_MAX ? -ST_MAX : st > ST_MAX ? ST_MAX : st;
+    return x->squash[st + ST_MAX];
+}
+
+static int stretch16(const ssx_cm *x, int p) { return x->stretch[p >> 4]; }
+
+/* Bit-history states: the pairs (n0, n1) reachable from (0, 0) when a bit
+ * adds one to its count (up to SCAP) and cuts the other, beyond 2, to half
+ * plus one: recent evidence weighs more.  Numbered in order of discovery. */
+static void make_states(ssx_cm *x) {
+    int n0[NSTATE], n1[NSTATE], ns = 1;
+    n0[0] = n1[0] = 0;
+    for (int s = 0; s < ns; s++)
+        for (int b = 0; b < 2; b++) {
+            int a0 = n0[s], a1 = n1[s];
+            if (b) {
+                a1 += a1 < SCAP;
+                if (a0 > 2) a0 = a0 / 2 + 1;
+            } else {
+                a0 += a0 < SCAP;
+                if (a1 > 2) a1 = a1 / 2 + 1;
+            }
+            int t = 0;
+            while (t < ns && !(n0[t] == a0 && n1[t] == a1)) t++;
+            if (t == ns) {
+                n0[ns] = a0;
+                n1[ns] = a1;
+                ns++;
+            }
+            x->next[s][b] = (uint8_t)t;
+        }
+    for (int i = 0; i < NCTX; i++)
+        for (int s = 0; s < NSTATE; s++) {
+            int p = s < ns ? (int)(65536.0 * (n1[s] + 0.4) / (n0[s] + n1[s] + 0.8)) : 32768;
+            x->sm[i][s] = (uint32_t)(p > 65535 ? 65535 : p) << 16;
+        }
+}
+
+static void init_apm(const ssx_cm *x, uint16_t *t, int n) {
+    for (int c = 0; c < n; c++)
+        for (int k = 0; k < KNOTS; k++)
+            t[c * KNOTS + k] = (uint16_t)squash(x, (k - (KNOTS - 1) / 2) * 256);
+}
+
+ssx_cm *ssx_cm_new(int bits) {
+    if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS) return NULL;
+    ssx_cm *x = (ssx_cm *)calloc(1, sizeof *x);
+    if (!x) return NULL;
+    x->bits = bits;
+    int hb = bits - 1; /* the tables are sized at about 4 slots per byte of input */
+    x->bmask = (1u << hb) - 1;
+    x->mtmask = (1u << (bits - 2)) - 1;
+    x->buf = (uint8_t *)calloc((size_t)x->bmask + 1, 1);
+    x->mt = (int32_t *)calloc((size_t)x->mtmask + 1, sizeof(int32_t));
+    x->apm1 = (uint16_t *)malloc(sizeof(uint16_t) * APM1_CTX * KNOTS);
+    x->apm2 = (uint16_t *)malloc(sizeof(uint16_t) * APM2_CTX * KNOTS);
+    int ok = x->buf && x->mt && x->apm1 && x->apm2;
+    for (int i = 0; i < NCTX && ok; i++) {
+        int b = i == O1 ? 16 : bits;
+        x->mask[i] = (1u << b) - 1;
+        x->t[i] = (uint32_t *)aligned_alloc(2 * BUCKET_BYTES, sizeof(uint32_t) << b);
+        ok = x->t[i] != NULL;
+        for (uint32_t j = 0; ok && j <= x->mask[i]; j++) x->t[i][j] = SLOT_INIT;
+    }
+    if (!ok) {
+        ssx_cm_free(x);
+        return NULL;
+    }
+    for (int i = 0; i < 4096; i++) {
+        double p = (i + 0.5) / 4096.0;
+        double s = 256.0 * ssx_log(p / (1.0 - p));
+        x->stretch[i] = (int16_t)(s < 0 ? s - 0.5 : s + 0.5);
+    }
+    for (int i = -ST_MAX; i <= ST_MAX; i++) {
+        double p = 65536.0 / (1.0 + ssx_exp(-i / 256.0));
+        int v = (int)(p + 0.5);
+        x->squash[i + ST_MAX] = (uint16_t)(v < 1 ? 1 : v > 65535 ? 65535 : v);
+    }
+    for (uint32_t n = 0; n < 1024; n++) x->rate[n] = ssx_counter_rate(n);
+    make_states(x);
+    for (int i = 0; i < MLB * 2; i++) x->mc[i] = i & 1 ? 0xC0000000u : 0x40000000u;
+    /* the mixers start by passing the token model's prediction through */
+    for (int s = 0; s < N1; s++) x->w1[s][IN_TOK] = 65536;
+    for (int s = 0; s < N2; s++) x->w2[s][IN_TOK] = 65536;
+    for (int s = 0; s < N3; s++) x->w3[s][IN_TOK] = 65536;
+    for (int s = 0; s < N4; s++) x->w4[s][IN_TOK] = 65536;
+    init_apm(x, x->apm1, APM1_CTX);
+    init_apm(x, x->apm2, APM2_CTX);
+    x->mi = -1;
+    x->bkey = -1;
+    return x;
+}
+
+void ssx_cm_free(ssx_cm *x) {
+    if (!x) return;
+    for (int i = 0; i < NCTX; i++) free(x->t[i]);
+    free(x->buf);
+    free(x->mt);
+    free(x->apm1);
+    free(x->apm2);
+    free(x);
+}
+
+uint64_t ssx_cm_memory(const ssx_cm *x) {
+    uint64_t n = sizeof *x + (uint64_t)x->bmask + 1 + sizeof(int32_t) * ((uint64_t)x->mtmask + 1) +
+                 sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
+    for (int i = 0; i < NCTX; i++) n += sizeof(uint32_t) * ((uint64_t)x->mask[i] + 1);
+    return n;
+}
+
+static int is_letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
+
+static void match_push(ssx_cm *x, uint8_t c) {
+    if (x->mlen > 0) {
+        if (x->buf[x->mptr & x->bmask] == c) {
+            if (x->mlen < 65535) x->mlen++;
+            x->mptr++;
+        } else {
+            x->mlen = 0;
+        }
+    }
+}
+
+/* After pos moved: index the last MINLEN bytes, and look for a match. */
+static void match_find(ssx_cm *x) {
+    if (x->pos < MINLEN) return;
+    uint32_t hm = hash2(x->c4, x->c8 & 0xFFFF) & x->mtmask;
+    if (x->mlen == 0 && x->mt[hm] > 0) {
+        int64_t cand = x->mt[hm];
+        if (x->pos - cand < (int64_t)x->bmask) {
+            int len = 0;
+            while (len < 64 && len < cand &&
+                   x->buf[(cand - 1 - len) & x->bmask] == x->buf[(x->pos - 1 - len) & x->bmask])
+                len++;
+            if (len >= MINLEN) {
+                x->mlen = len;
+                x->mptr = cand;
+            }
+        }
+    }
+    x->mt[hm] = (int32_t)x->pos;
+}
+
+void ssx_cm_push(ssx_cm *x, uint8_t c) {
+    match_push(x, c);
+    x->buf[x->pos & x->bmask] = c;
+    x->pos++;
+    x->c8 = (x->c8 << 8) | (x->c4 >> 24);
+    x->c4 = (x->c4 << 8) | c;
+    match_find(x);
+    if (is_letter(c)) {
+        x->word = hash2(x->word, (uint32_t)(c >= 'A' && c <= 'Z' ? c + 32 : c));
+    } else if (x->word) {
+        x->word1 = x->word;
+        x->word = 0;
+    }
+    switch (c) {
+    case '(': x->nest = (x->nest << 2) | 0; break;
+    case '[': x->nest = (x->nest << 2) | 1; break;
+    case '{': x->nest = (x->nest << 2) | 2; break;
+    case '<': x->nest = (x->nest << 2) | 3; break;
+    case ')': case ']': case '}': case '>': x->nest >>= 2; break;
+    default: break;
+    }
+    if (c == '\n') {
+        x->line1 = x->line;
+        x->line = x->pos;
+    }
+    int64_t col = x->pos - x->line;
+    uint32_t above = x->line1 + col < x->line ? x->buf[(x->line1 + col) & x->bmask] : 0x100;
+    x->h[O1] = (uint32_t)c << 8;
+    x->h[1] = hash2(2, x->c4 & 0xFFFF);
+    x->h[2] = hash2(3, x->c4 & 0xFFFFFF);
+    x->h[3] = hash2(4, x->c4);
+    x->h[4] = hash2(hash2(6, x->c4), x->c8 & 0xFFFF);
+    x->h[5] = hash2(7, x->word);
+    x->h[6] = hash2(hash2(8, x->word), x->word1);
+    x->h[7] = hash2(hash2(9, above), c);
+    x->h[DEPTH_CTX] = hash2(10, x->c4 & 0xFFFF);
+    x->h[9] = hash2(13, (x->c4 >> 8) & 0xFFFF);
+    x->h[10] = hash2(14, (x->c4 >> 16) & 0xFFFF);
+    x->h[11] = hash2(hash2(26, x->nest & 0xFF), c);
+    x->h[12] = hash2(hash2(25, x->nest & 0xFF), x->word);
+    x->bkey = -1;
+}
+
+/* The buckets of every hashed context for nibble `key` of the next byte. */
+static void find_buckets(ssx_cm *x, int key, int d) {
+    uint32_t hh[NCTX];
+    x->bkey = key;
+    for (int i = 1; i < NCTX; i++) {
+        uint32_t h = i == DEPTH_CTX ? hash2(x->h[i], (uint32_t)(d < 7 ? d : 7)) : x->h[i];
+        hh[i] = hash2(h, (uint32_t)key);
+        x->bucket[i] = x->t[i] + ((hh[i] << 4) & x->mask[i]);
+        __builtin_prefetch(x->bucket[i]); /* all lines in flight at once */
+    }
+    for (int i = 1; i < NCTX; i++) {
+        uint32_t chk = (hh[i] >> 16) | 1; /* never 0, the check of an empty bucket */
+        uint32_t *b = x->bucket[i], *b2 = b + ((b - x->t[i]) & 16 ? -16 : 16);
+        if (b[0] >> 16 == chk) continue;
+        if (b2[0] >> 16 == chk) {
+            x->bucket[i] = b2;
+            continue;
+        }
+        if (((b2[1] >> 8) & 0xFF) < ((b[1] >> 8) & 0xFF)) b = x->bucket[i] = b2;
+        b[0] = chk << 16;
+        for (int j = 1; j < 16; j++) b[j] = SLOT_INIT;
+    }
+}
+
+static int clip_st(double st) {
+    if (st != st) return 0;
+    double v = st * 256.0;
+    if (v > ST_MAX) return ST_MAX;
+    if (v < -ST_MAX) return -ST_MAX;
+    return (int)(v < 0 ? v - 0.5 : v + 0.5);
+}
+
+static int32_t dot(const int32_t *w, const int32_t *x) {
+    int64_t s = 0;
+    for (int i = 0; i < NIN; i++) s += (int64_t)w[i] * x[i];
+    s >>= 16;
+    return (int32_t)(s < -ST_MAX ? -ST_MAX : s > ST_MAX ? ST_MAX : s);
+}
+
+/* An adaptive map: between knots k[0] and k[1], w/256 of the way. */
+static int apm_at(const uint16_t *k, int w) { return (k[0] * (256 - w) + k[1] * w) >> 8; }
+
+static void apm_learn(uint16_t *k, int w, int bit) {
+    int target = bit ? 65535 : 0;
+    k[0] = (uint16_t)(k[0] + ((((target - k[0]) * (256 - w)) >> 8) >> APM_RATE));
+    k[1] = (uint16_t)(k[1] + ((((target - k[1]) * w) >> 8) >> APM_RATE));
+}
+
+int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
+    int dc = d < 15 ? d : 15;
+    int k = 0; /* bits of the byte decided */
+    while ((c0 >> k) > 1) k++;
+    int key = k < 4 ? 0 : 16 + ((c0 >> (k - 4)) & 15); /* the nibble: high, or which low */
+    int si = k < 4 ? c0 : (c0 & ((1 << (k - 4)) - 1)) | (1 << (k - 4));
+    if (key != x->bkey) find_buckets(x, key, d);
+    for (int i = 0; i < NCTX; i++) {
+        uint32_t *s = x->slot[i] = i == O1 ? &x->t[O1][x->h[O1] | (uint32_t)c0] : x->bucket[i] + si;
+        uint32_t v = *s, state = v & 0xFF;
+        x->x[2 * i] = state ? stretch16(x, ssx_counter_p(x->sm[i][state])) : 0;
+        /* slot 0 of a bucket (the end decision) has no direct estimate */
+        x->x[2 * i + 1] = (i == O1 || si) && (v >> 8) & 0xFF ? stretch16(x, (int)(v >> 16)) : 0;
+    }
+    int kp = c0 ? 1 + k : 0; /* the decision: the end, or bit k */
+    int ms = 0, ml = 0;
+    x->mi = -1;
+    x->x[IN_MATCH] = 0;
+    if (c0 && x->mlen > 0) {
+        int pb = x->buf[x->mptr & x->bmask] | 0x100;
+        if ((pb >> (8 - k)) == c0) {
+            int len = x->mlen < MLB ? x->mlen : MLB - 1;
+            x->mi = len * 2 + ((pb >> (7 - k)) & 1);
+            x->x[IN_MATCH] = stretch16(x, ssx_counter_p(x->mc[x->mi]));
+            ms = len < 16 ? 1 : 2;
+            ml = x->mlen < 16 ? x->mlen : 16 + (x->mlen < 46 ? (x->mlen - 16) / 2 : 15);
+        }
+    }
+    int tst = clip_st(st);
+    x->x[IN_TOK] = tst;
+    x->x[IN_BIAS] = 256;
+    int a = tst < 0 ? -tst : tst;
+    int cb = a < 64 ? 0 : a < 128 ? 1 : a < 256 ? 2 : a < 512 ? 3 : a < 768 ? 4 : a < 1024 ? 5
+           : a < 1536 ? 6 : 7;
+    int c1 = (int)(x->c4 & 0xFF);
+    x->s[0] = (kp * 8 + cb) * 3 + ms;
+    x->s[1] = c0 ? c0 : 256 + dc;
+    x->s[2] = kp * 32 + ml;
+    x->s[3] = c1 * 9 + kp;
+    int32_t d0 = dot(x->w1[x->s[0]], x->x), d1 = dot(x->w2[x->s[1]], x->x);
+    int32_t d2 = dot(x->w3[x->s[2]], x->x), d3 = dot(x->w4[x->s[3]], x->x);
+    x->p[0] = squash(x, d0);
+    x->p[1] = squash(x, d1);
+    x->p[2] = squash(x, d2);
+    x->p[3] = squash(x, d3);
+    int sm = (d0 + d1 + d2 + d3) / 4;
+    int pm = squash(x, sm);
+    /* the adaptive maps interpolate between the knots around sm */
+    int pos = (sm + ST_MAX) * (KNOTS - 1);
+    int j = pos / (2 * ST_MAX), w = (pos % (2 * ST_MAX)) * 256 / (2 * ST_MAX);
+    if (j >= KNOTS - 1) {
+        j = KNOTS - 2;
+        w = 256;
+    }
+    x->aw = w;
+    x->a1 = (c0 ? (c1 << 8) | c0 : 65536 + (c1 << 4) + dc) * KNOTS + j;
+    x->a2 = (int)(hash2(x->c4 & 0xFFFF, (uint32_t)(c0 ? c0 : 256 + dc)) >> 16) * KNOTS + j;
+    int pa1 = apm_at(x->apm1 + x->a1, w), pa2 = apm_at(x->apm2 + x->a2, w);
+    int p = (2 * pm + 3 * pa1 + 3 * pa2 + 4) >> 3;
+    return p < 1 ? 1 : p > 65535 ? 65535 : p;
+}
+
+static void train(int32_t *w, const int32_t *x, int err) {
+    for (int i = 0; i < NIN; i++) w[i] += (int32_t)(((int64_t)x[i] * err * MIX_LR) >> 20);
+}
+
+void ssx_cm_update(ssx_cm *x, int bit) {
+    for (int i = 0; i < NCTX; i++) {
+        uint32_t v = *x->slot[i], state = v & 0xFF, n = (v >> 8) & 0xFF;
+        ssx_counter *sm = &x->sm[i][state];
+        *sm = ssx_counter_next(*sm, bit, x->rate[ssx_counter_n(*sm)], LIMIT);
+        if (i != O1 && x->slot[i] == x->bucket[i]) { /* slot 0: the check and a state */
+            *x->slot[i] = (v & 0xFFFF0000u) | x->next[state][bit];
+            continue;
+        }
+        /* the direct estimate: the same counter, its count in 8 bits */
+        ssx_counter dc = ssx_counter_next((v & 0xFFFF0000u) | n, bit, x->rate[n], LIMIT);
+        *x->slot[i] = (dc & 0xFFFF0000u) | (ssx_counter_n(dc) << 8) | x->next[state][bit];
+    }
+    if (x->mi >= 0) x->mc[x->mi] = ssx_counter_next(x->mc[x->mi], bit, x->rate[ssx_counter_n(x->mc[x->mi])], LIMIT);
+    train(x->w1[x->s[0]], x->x, (bit << 16) - x->p[0]);
+    train(x->w2[x->s[1]], x->x, (bit << 16) - x->p[1]);
+    train(x->w3[x->s[2]], x->x, (bit << 16) - x->p[2]);
+    train(x->w4[x->s[3]], x->x, (bit << 16) - x->p[3]);
+    apm_learn(x->apm1 + x->a1, x->aw, bit);
+    apm_learn(x->apm2 + x->a2, x->aw, bit);
+}
