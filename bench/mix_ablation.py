@@ -19,8 +19,12 @@ import time
 
 import statesmix
 from statesmix import presets
+from statesmix._core import lib
 
-NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS = 16, 32, 64, 128, 256, 512
+# the ablation switches of the learned mixing (component bits, csrc/statesmix.h)
+NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS = (
+    lib.SSX_MIX_NO_SSE, lib.SSX_MIX_NO_NOVEL, lib.SSX_MIX_NO_SHAPE, lib.SSX_MIX_NO_CACHE,
+    lib.SSX_MIX_NO_SPARSE, lib.SSX_MIX_NO_CLASS)
 
 VARIANTS = [
     ("plus", "plus", 0, "everything (the default)"),
