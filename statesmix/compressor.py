@@ -35,14 +35,6 @@ def open_model(config, vocab, threads):
     return model
 
 
-def run_encoder(model, tokens):
-    """Code `tokens` as one block in steps; the body."""
-    model.encode_begin(tokens)
-    while model.encode_some(STEP_TOKENS):
-        pass
-    return model.encode_end()
-
-
 class StateSMixCompressor:
     """Incremental compressor: compress() pieces, then flush() once.
 
@@ -100,7 +92,10 @@ class StateSMixCompressor:
         tokens = self._vocab.encode(raw)
         if self._vocab.decode(tokens) != raw:
             raise StateSMixError("internal error: tokenization does not round-trip")
-        body = run_encoder(self._model, tokens)
+        self._model.encode_begin(tokens)
+        while self._model.encode_some(STEP_TOKENS):    # signals are handled between steps
+            pass
+        body = self._model.encode_end()
         self._hash.update(raw)
         self._total += len(raw)
         coded = ct.pack_block(len(raw), len(tokens), body)

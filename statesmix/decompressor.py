@@ -9,7 +9,7 @@ import threading
 from typing import Optional
 
 from . import container as ct
-from .compressor import open_model, run_encoder
+from .compressor import open_model
 from .core import STEP_TOKENS, XXH64
 from .errors import StateSMixError
 from .options import Buffer, byte_view, check_max_length, check_memory_limit, check_threads

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 import statesmix  # noqa: E402
 from statesmix import StateSMixDecompressor, StateSMixError  # noqa: E402
 from statesmix import container as ct  # noqa: E402
-from statesmix.core import Model, xxh64  # noqa: E402
+from statesmix.core import Model  # noqa: E402
 
 FUZZ = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fuzz")
 

@@ -46,7 +46,6 @@ if _LZMA_SPEC is None or _BZ2_SPEC is None:
     pytest.skip("this interpreter ships no test package (test.test_lzma, test.test_bz2)",
                 allow_module_level=True)
 
-import bz2 as _bz2  # noqa: E402
 import lzma as _lzma  # noqa: E402
 
 FAST = 1                        # the level every valid lzma preset or bz2 level selects
