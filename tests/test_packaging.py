@@ -47,7 +47,7 @@ def test_wheel_contents_and_tag(wheel):
     assert any(re.search(r"\.dist-info/(licenses/)?LICENSE$", n) for n in names), names
     meta = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert "Classifier: License :: OSI Approved :: MIT License" in meta
+    assert "License-Expression: MIT" in meta and "Classifier: Typing :: Typed" in meta
     assert "Project-URL:" in meta
 
 
