@@ -600,11 +600,19 @@ def test_random_data_does_not_grow(level):
     assert statesmix.decompress(comp, threads=1) == data
 
 
-def test_random_data_200k_and_small_inputs():
+# every level's model once (levels that share a preset code alike); some
+# seconds each, the SSM's the most
+_LEVEL_OF_PRESET = {pid: min(lv for lv, p in statesmix.presets.LEVELS.items() if p == pid)
+                    for pid in set(statesmix.presets.LEVELS.values())}
+
+
+@pytest.mark.parametrize("level", sorted(_LEVEL_OF_PRESET.values()))
+def test_random_200k_at_every_level(level):
     data = random.Random(200).randbytes(200 * 1024)
-    comp = statesmix.compress(data, level=1)
-    assert len(comp) <= _bound(len(data))
-    assert statesmix.decompress(comp) == data
+    assert len(statesmix.compress(data, level=level, threads=1)) <= _bound(len(data))
+
+
+def test_small_inputs():
     # the compact header: an empty input, one byte, with and without the size
     assert len(statesmix.compress(b"")) <= 24
     assert len(statesmix.compress(b"x")) <= 40
