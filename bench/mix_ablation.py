@@ -18,9 +18,13 @@ import sys
 import time
 
 import statesmix
-from statesmix import api, presets
+from statesmix import presets
+from statesmix._core import lib
 
-NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS = 16, 32, 64, 128, 256, 512
+# the ablation switches of the learned mixing (component bits, csrc/statesmix.h)
+NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS = (
+    lib.SSX_MIX_NO_SSE, lib.SSX_MIX_NO_NOVEL, lib.SSX_MIX_NO_SHAPE, lib.SSX_MIX_NO_CACHE,
+    lib.SSX_MIX_NO_SPARSE, lib.SSX_MIX_NO_CLASS)
 
 VARIANTS = [
     ("plus", "plus", 0, "everything (the default)"),
@@ -36,19 +40,13 @@ VARIANTS = [
 
 
 def run(data, preset, off, threads, verify):
-    base = presets.model_config
-
-    def config(pid, vsize, content_size=None):
-        cfg = base(pid, vsize, content_size)
-        cfg["components"] |= off
-        return cfg
-    api.model_config = config
-    try:
-        t0 = time.perf_counter()
-        comp = statesmix.compress(data, preset=preset, threads=threads)
-        secs = time.perf_counter() - t0
-    finally:
-        api.model_config = base
+    components = presets.PRESETS[presets.BY_NAME[preset]][1] | off
+    t0 = time.perf_counter()
+    c = statesmix.StateSMixCompressor(preset=preset, threads=threads,
+                                      config={"components": components},
+                                      content_size=len(data))
+    comp = c.compress(data) + c.flush()
+    secs = time.perf_counter() - t0
     if verify and statesmix.decompress(comp, threads=threads) != data:
         raise SystemExit("round trip failed for %s (switches %d)" % (preset, off))
     return len(comp), secs

@@ -2,9 +2,9 @@
 
 Every input goes through statesmix.decompress() and through a
 StateSMixDecompressor fed in two pieces with a small max_length.  An input of
-odd length first gets its (first) stream header's checksum recomputed, so
-that mutated header fields and model configurations reach the decoder
-instead of all failing the header check.  Any
+odd length first gets its (first) stream header's checksum recomputed
+(container.repair_header_check), so that mutated header fields and model
+configurations reach the decoder instead of all failing the header check.  Any
 exception other than StateSMixError is a crash; so is a decompressor that
 claims success for data decompress() refused.
 
@@ -22,19 +22,12 @@ import atheris  # noqa: E402
 with atheris.instrument_imports(include=["statesmix"]):
     import statesmix
     from statesmix import StateSMixDecompressor, StateSMixError
-    from statesmix.container import FLAG_SIZE, MAGIC
-    from statesmix.core import xxh64
+    from statesmix.container import repair_header_check
 
 
 def fix_header_check(data):
     """The input with a correct header checksum (odd lengths only)."""
-    if not len(data) & 1 or len(data) < 84 or data[:4] != MAGIC:
-        return data
-    end = 80 + (8 if data[5] & FLAG_SIZE else 0)
-    if len(data) < end + 4:
-        return data
-    check = (xxh64(data[:end]) & 0xFFFFFFFF).to_bytes(4, "little")
-    return data[:end] + check + data[end + 4:]
+    return repair_header_check(data) if len(data) & 1 else data
 
 
 def one_shot(data):

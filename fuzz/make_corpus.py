@@ -1,7 +1,8 @@
 """Regenerate the seed corpus in fuzz/corpus/ (committed; run only when the
 format changes):  PYTHONPATH=. python3 fuzz/make_corpus.py
 
-  corpus/container/  small valid .ssx streams (count, ngram and paper presets)
+  corpus/container/  small valid .ssx streams (count, ngram and paper presets;
+                     v1_*: the same in format version 1, kept from before)
   corpus/decode/     inputs of fuzz_decode.c: a 7-byte config prefix and two
                      block bodies made by the C encoder (layout: see there)
 """
@@ -52,6 +53,9 @@ def container_seeds(d):
           statesmix.compress(text(200, 4), preset="ngram"))
     write(os.path.join(d, "paper_tiny.ssx"),
           statesmix.compress(text(60, 5), preset="paper", threads=1))
+    c = statesmix.StateSMixCompressor(preset="count", block_size=1024)   # no size, stored
+    write(os.path.join(d, "count_stored_unsized.ssx"),
+          c.compress(text(1100, 6) + random.Random(7).randbytes(1500)) + c.flush())
 
 
 def decode_seed(V, comp_index, chunk, blocks, seed):
@@ -95,4 +99,5 @@ def decode_seeds(d):
 
 if __name__ == "__main__":
     container_seeds(os.path.join(HERE, "corpus", "container"))
-    decode_seeds(os.path.join(HERE, "corpus", "decode"))
+    if "--container-only" not in sys.argv:
+        decode_seeds(os.path.join(HERE, "corpus", "decode"))

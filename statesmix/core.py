@@ -26,8 +26,34 @@ def _as_buffer(data):
     return ffi.from_buffer(mv.cast("B") if mv.format != "B" or mv.ndim != 1 else mv)
 
 
+# The model configuration's fields, in the order of the C struct.
+CONFIG_FIELDS = tuple(name for name, _ in ffi.typeof("ssx_config").fields)
+
+
+# Tokens per step: the callers stream output and handle signals between
+# steps, so a step must stay well under a second even with the SSM.
+STEP_TOKENS = 1024
+
+
+def config_types():
+    """{field: C type name} of the model configuration."""
+    return {name: f.type.cname for name, f in ffi.typeof("ssx_config").fields}
+
+
+def default_config():
+    """The C core's default model configuration (ssx_config_default)."""
+    cfg = ffi.new("ssx_config *")
+    lib.ssx_config_default(cfg)
+    return {name: getattr(cfg, name) for name in CONFIG_FIELDS}
+
+
 class Model:
-    """The adaptive model of one stream; blocks must be coded in order."""
+    """The adaptive model of one stream; blocks must be coded in order.
+
+    A block is coded in one call (encode_block, decode_block) or in steps:
+    encode_begin, encode_some until it returns 0, encode_end; decode_begin,
+    decode_some until it returns no tokens, decode_end.  Steps let the
+    caller stream output and react to signals between them."""
 
     def __init__(self, config):
         cfg = ffi.new("ssx_config *")
@@ -94,6 +120,52 @@ class Model:
                                     ffi.from_buffer("int32_t[]", tokens), n_tokens),
                "corrupt block")
         return tokens
+
+    # -------------------------------------------------------------- steps
+    # The token and body buffers stay referenced here from begin to end: the
+    # core reads them in every step.
+
+    def encode_begin(self, tokens):
+        self._tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        _check(lib.ssx_encode_begin(self._m, ffi.from_buffer("int32_t[]", self._tokens),
+                                    len(self._tokens)), "encoding failed")
+
+    def encode_some(self, max_tokens):
+        """Code up to max_tokens more tokens; the number coded, 0 when done."""
+        return _check(lib.ssx_encode_some(self._m, max_tokens), "encoding failed")
+
+    def encode_end(self):
+        """The block's body."""
+        out = ffi.new("uint8_t **")
+        n = _check(lib.ssx_encode_end(self._m, out), "encoding failed")
+        self._tokens = None
+        return bytes(ffi.buffer(out[0], n))
+
+    def decode_begin(self, body, n_tokens):
+        self._body = _as_buffer(body)
+        self._left = n_tokens
+        _check(lib.ssx_decode_begin(self._m, self._body, len(self._body), n_tokens),
+               "corrupt block")
+
+    def decode_some(self, max_tokens):
+        """Up to max_tokens more tokens (an int32 array); empty when done."""
+        n = min(max_tokens, self._left)
+        if n <= 0:
+            return np.empty(0, dtype=np.int32)
+        tokens = np.empty(n, dtype=np.int32)
+        n = _check(lib.ssx_decode_some(self._m, ffi.from_buffer("int32_t[]", tokens), n),
+                   "corrupt block")
+        if n == 0:
+            raise StateSMixError("corrupt block: the body ended early")
+        self._left -= n
+        return tokens[:n]
+
+    def decode_end(self):
+        """Check that the body was consumed exactly."""
+        try:
+            _check(lib.ssx_decode_end(self._m), "corrupt block")
+        finally:
+            self._body = None
 
 
 class XXH64:

@@ -1,8 +1,12 @@
 """Model presets: named model configurations, and the -1..-9 levels."""
+from ._core import lib
 from .errors import StateSMixError
+from .units import fmt_bytes
 
-COUNT, SSM, NGRAM, MIX, TREE = 1, 2, 4, 8, 1024
-NO_SSE = 16
+# the component bits of the C core (statesmix.h)
+COUNT, SSM, NGRAM, MIX, TREE = (lib.SSX_USE_COUNT, lib.SSX_USE_SSM, lib.SSX_USE_NGRAM,
+                                lib.SSX_USE_MIX, lib.SSX_USE_TREE)
+NO_SSE = lib.SSX_MIX_NO_SSE
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -66,20 +70,26 @@ def model_config(preset_id, vocab_size, content_size=None):
 
 
 def resolve(level=None, preset=None):
-    """Preset id from a level (1-9) or a preset name; the default otherwise."""
+    """Preset id from a level (1-9) or a preset name or id; the default
+    otherwise.  TypeError for a wrong type, ValueError for an unknown value
+    (as bz2 for its levels)."""
     if preset is not None:
         if isinstance(preset, str):
             if preset not in BY_NAME:
-                raise StateSMixError("unknown preset %r (known: %s)"
-                                     % (preset, ", ".join(sorted(BY_NAME))))
+                raise ValueError("unknown preset %r (known: %s)"
+                                 % (preset, ", ".join(sorted(BY_NAME))))
             return BY_NAME[preset]
+        if not isinstance(preset, int) or isinstance(preset, bool):
+            raise TypeError("preset must be a name or an id, not %s" % type(preset).__name__)
         if preset not in PRESETS:
-            raise StateSMixError("unknown preset id %r" % (preset,))
+            raise ValueError("unknown preset id %r" % (preset,))
         return preset
     if level is None:
         level = DEFAULT_LEVEL
-    if not isinstance(level, int) or level not in LEVELS:
-        raise StateSMixError("level must be an integer from 1 to 9, not %r" % (level,))
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise TypeError("level must be an integer from 1 to 9, not %s" % type(level).__name__)
+    if level not in LEVELS:
+        raise ValueError("level must be an integer from 1 to 9, not %r" % (level,))
     return LEVELS[level]
 
 
@@ -138,24 +148,8 @@ def check_memory(config, block_size, limit, what):
         raise StateSMixError(
             "%s needs up to %s of memory (model %s, vocabulary of %d tokens, "
             "block size %d), over the memory limit of %s"
-            % (what, _fmt_mem(need), "+".join(n for n, bit in
+            % (what, fmt_bytes(need), "+".join(n for n, bit in
                                               (("count", COUNT), ("ssm", SSM),
                                                ("ngram", NGRAM))
                                               if int(config["components"]) & bit),
-               int(config["vocab_size"]), int(block_size), _fmt_mem(limit)))
-
-
-def _fmt_mem(n):
-    if n >= 1 << 30:
-        return "%.1f GiB" % (n / (1 << 30))
-    return "%.0f MiB" % (n / _MiB) if n >= _MiB else "%d bytes" % n
-
-
-def validate_memory_limit(limit):
-    """None or a positive integer number of bytes."""
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise ValueError("memory_limit must be a positive number of bytes or None, not %r"
-                         % (limit,))
-    return limit
+               int(config["vocab_size"]), int(block_size), fmt_bytes(limit)))

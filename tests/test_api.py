@@ -4,9 +4,11 @@ import array
 import io
 import os
 import pathlib
+import pickle
 import random
 import subprocess
 import sys
+import threading
 
 # OpenMP threads busy-wait by default, which makes the parallel kernels
 # dramatically slower on a loaded machine (only effective if the C core is
@@ -31,15 +33,15 @@ from textgen import make_text  # noqa: E402
 
 
 def blocks_of(stream):
-    """(raw_len, n_tokens, body_len) of every block of a one-stream buffer."""
+    """The container.Block of every block of a one-stream buffer."""
     header, pos = ct.parse_header(stream, 0)
     out = []
     while True:
-        (raw, ntok, blen), pos = ct.parse_block_header(stream, pos, header)
-        if raw == 0:
+        block, pos = ct.parse_block_header(stream, pos, header)
+        if block == ct.END:
             return out
-        out.append((raw, ntok, blen))
-        pos += blen
+        out.append(block)
+        pos += block.size
 
 
 RANDOM_4K = random.Random(42).randbytes(4096)
@@ -104,10 +106,12 @@ def test_levels_and_presets():
         assert d.decompress(comp) == data
         assert d.header.level == level
     assert statesmix.decompress(statesmix.compress(data, preset="count")) == data
-    with pytest.raises(StateSMixError):
+    with pytest.raises(ValueError):
         statesmix.compress(data, level=10)
-    with pytest.raises(StateSMixError):
+    with pytest.raises(ValueError):
         statesmix.compress(data, preset="no-such-preset")
+    with pytest.raises(TypeError):
+        statesmix.compress(data, level=4.5)
 
 
 @pytest.mark.parametrize("preset", sorted(statesmix.presets.BY_NAME))
@@ -161,13 +165,11 @@ _one_shot = {}
 
 def one_shot(sized):
     """Reference outputs, computed once: a compressor given everything in one
-    call (sized: with content_size, which is what compress() does)."""
+    call (sized: with content_size)."""
     if sized not in _one_shot:
-        if sized:
-            _one_shot[sized] = statesmix.compress(PIECES_DATA, block_size=1024)
-        else:
-            c = StateSMixCompressor(block_size=1024)
-            _one_shot[sized] = c.compress(PIECES_DATA) + c.flush()
+        c = StateSMixCompressor(block_size=1024,
+                                content_size=len(PIECES_DATA) if sized else None)
+        _one_shot[sized] = c.compress(PIECES_DATA) + c.flush()
     return _one_shot[sized]
 
 
@@ -464,14 +466,196 @@ def test_file_reading_api():
 
 
 def test_file_empty_and_bad_input():
-    assert StateSMixFile(io.BytesIO(b"")).read() == b""
+    """The rules of statesmix.reader, the same through every reader."""
     comp = statesmix.compress(b"some data here")
+    readers = (statesmix.decompress, lambda b: StateSMixFile(io.BytesIO(b)).read())
+    for read in readers:
+        for truncated in (b"", comp[:1], comp[:-1]):
+            with pytest.raises(statesmix.StateSMixEOFError) as e:
+                read(truncated)
+            assert isinstance(e.value, EOFError) and isinstance(e.value, StateSMixError)
+        with pytest.raises(StateSMixError, match="bad magic"):
+            read(b"not a statesmix file")
+        # junk after a complete stream is ignored, as lzma and bz2 do ...
+        for junk in (b"garbage", b"\0" * 8, b"x"):
+            assert read(comp + junk) == b"some data here"
+        # ... but what starts like a stream is one
+        with pytest.raises(statesmix.StateSMixEOFError):
+            read(comp + ct.MAGIC[:2])
+        with pytest.raises(StateSMixError):
+            read(comp + ct.MAGIC + b"\xff" * 20)
+
+
+@pytest.mark.parametrize("bad", [
+    {"level": 10}, {"level": 0}, {"level": "6"}, {"preset": "nope"}, {"block_size": 5},
+    {"vocabulary": 999}, {"threads": "x"}, {"threads": -1}, {"memory_limit": 0},
+    {"content_size": -1}, {"preset": "count", "memory_limit": 1 << 20}])
+def test_open_checks_every_argument_before_touching_the_file(tmp_path, bad):
+    path = tmp_path / "keep.ssx"
+    path.write_bytes(b"precious")
+    for mode in ("w", "wb", "x", "a", "wt"):
+        with pytest.raises((StateSMixError, TypeError, ValueError)):
+            statesmix.open(path, mode, **bad)
+        assert path.read_bytes() == b"precious"
+
+
+def test_every_writer_agrees():
+    """compress(), the compressor and the file give the same bytes for the
+    same input, settings and knowledge of the size."""
+    data = make_text(5000, 17)
+    one_shot = statesmix.compress(data, block_size=1024)
+    for size in (None, len(data)):
+        c = StateSMixCompressor(block_size=1024, content_size=size)
+        out = c.compress(data[:1234]) + c.compress(data[1234:]) + c.flush()
+        buf = io.BytesIO()
+        with StateSMixFile(buf, "w", block_size=1024, content_size=size) as f:
+            f.write(data[:99])
+            f.write(data[99:])
+        assert buf.getvalue() == out
+        # compress() knows the size and records it; the streaming paths do
+        # when told.  Without it the total goes into the trailer instead.
+        assert (out == one_shot) == (size is not None)
+        assert statesmix.decompress(out) == data
+
+
+def test_decoding_streams_inside_a_block():
+    """Output comes as tokens are decoded: 100 bytes of a 300 KB one-block
+    stream cost at most a few steps of tokens, through every reader."""
+    data = make_text(300_000, 18)
+    comp = statesmix.compress(data, preset="count")
+    assert len(blocks_of(comp)) == 1
+    d = StateSMixDecompressor()
+    assert d.decompress(comp, max_length=100) == data[:100]
+    assert 0 < d.stats()["tokens"] <= 100
+    assert d.decompress(b"", max_length=5000) == data[100:5100]
+    assert d.stats()["tokens"] <= 5100
+    with StateSMixFile(io.BytesIO(comp)) as f:
+        assert f.read(100) == data[:100]
+        # the file's buffer asks the reader for 1 KiB
+        assert f._buffer.raw._decomp.stats()["tokens"] <= 1024
+        f.seek(200_000)
+        assert f.read(10) == data[200_000:200_010]
+
+
+def test_lzma_like_argument_handling(tmp_path):
+    comp = statesmix.compress(b"hello hello")
+    d = StateSMixDecompressor()
+    with pytest.raises(TypeError):
+        d.decompress(b"foo", b"bar")            # changes nothing ...
+    assert d.decompress(comp) == b"hello hello"   # ... so this still works
+    for attr in ("eof", "unused_data", "needs_input"):
+        with pytest.raises(AttributeError):
+            setattr(d, attr, True)
+    with pytest.raises(BufferError):
+        StateSMixDecompressor().decompress(memoryview(comp)[::2])
+    with pytest.raises(BufferError):
+        StateSMixCompressor().compress(memoryview(b"abcdef")[::2])
+    with pytest.raises(TypeError):
+        StateSMixDecompressor(memory_limit=b"qw")
+    with StateSMixFile(io.BytesIO(comp)) as f:
+        for call, arg in ((f.read, 0.0), (f.read, -1.0), (f.read1, None), (f.peek, 1.5)):
+            with pytest.raises(TypeError):
+                call(arg)
+    f.flush()                                    # closed: nothing to do, as LZMAFile
+    for proto in range(2, 5):
+        with pytest.raises(TypeError):
+            pickle.dumps(StateSMixCompressor(preset="count"), proto)
+        with pytest.raises(TypeError):
+            pickle.dumps(StateSMixDecompressor(), proto)
+    # a failed decompressor keeps failing, it never resumes on garbage
+    d = StateSMixDecompressor()
     with pytest.raises(StateSMixError):
-        StateSMixFile(io.BytesIO(comp[:-1])).read()
+        d.decompress(b"nonsense")
     with pytest.raises(StateSMixError):
-        StateSMixFile(io.BytesIO(comp + b"garbage")).read()
-    with pytest.raises(StateSMixError):
-        StateSMixFile(io.BytesIO(b"not a statesmix file")).read()
+        d.decompress(comp)
+
+
+def test_file_memory_limit(tmp_path):
+    data = make_text(2000, 19)
+    path = tmp_path / "p.ssx"
+    path.write_bytes(statesmix.compress(data, preset="paper", threads=1))
+    with pytest.raises(StateSMixError, match="memory limit"):
+        with statesmix.open(path, memory_limit=256 << 20) as f:
+            f.read()
+    with statesmix.open(path, memory_limit=4 << 30) as f:
+        assert f.read() == data
+    with pytest.raises(StateSMixError, match="memory limit"):
+        statesmix.open(tmp_path / "w.ssx", "w", preset="paper", memory_limit=256 << 20)
+    assert not (tmp_path / "w.ssx").exists()
+
+
+def _bound(n):
+    """The most a stream of n incompressible bytes may take."""
+    return n + n // 1000 + 64
+
+
+@pytest.mark.parametrize("level", range(1, 10))
+def test_random_data_does_not_grow(level):
+    """Blocks that coding would expand are stored: random bytes cost a few
+    bytes more than their size at every level (8 KB here; 200 KB: below)."""
+    data = random.Random(level).randbytes(8192)
+    comp = statesmix.compress(data, level=level, threads=1)
+    assert len(comp) <= _bound(len(data))
+    assert [b.stored for b in blocks_of(comp)] == [True]
+    assert statesmix.decompress(comp, threads=1) == data
+
+
+# every level's model once (levels that share a preset code alike); some
+# seconds each, the SSM's the most
+_LEVEL_OF_PRESET = {pid: min(lv for lv, p in statesmix.presets.LEVELS.items() if p == pid)
+                    for pid in set(statesmix.presets.LEVELS.values())}
+
+
+@pytest.mark.parametrize("level", sorted(_LEVEL_OF_PRESET.values()))
+def test_random_200k_at_every_level(level):
+    data = random.Random(200).randbytes(200 * 1024)
+    assert len(statesmix.compress(data, level=level, threads=1)) <= _bound(len(data))
+
+
+def test_small_inputs():
+    # the compact header: an empty input, one byte, with and without the size
+    assert len(statesmix.compress(b"")) <= 24
+    assert len(statesmix.compress(b"x")) <= 40
+    assert len(StateSMixCompressor().flush()) <= 24
+    c = StateSMixCompressor()
+    assert len(c.compress(b"x") + c.flush()) <= 40
+
+
+def test_stored_blocks_keep_the_model_in_step():
+    """Text after stored blocks codes as it would have: the decoder runs the
+    stored tokens through the model, as the encoder did."""
+    text = make_text(3000, 21)
+    noise = random.Random(21).randbytes(3000)
+    for preset in ("count", "plus"):
+        comp = statesmix.compress(text + noise + text, preset=preset, block_size=1024)
+        kinds = [b.stored for b in blocks_of(comp)]
+        assert True in kinds and kinds[-1] is False
+        assert statesmix.decompress(comp) == text + noise + text
+
+
+def test_file_writes_from_threads():
+    """Writes from several threads each land whole (the file and the
+    compressor take a lock, as BZ2File and lzma's objects do)."""
+    piece = b"1" * 20_000
+    buf = io.BytesIO()
+    with StateSMixFile(buf, "w", preset="count", block_size=1024) as f:
+        def write():
+            for _ in range(5):
+                f.write(piece)
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert statesmix.decompress(buf.getvalue()) == piece * 20
+
+
+def test_truncated_trailer_gives_the_data_then_eof():
+    comp = statesmix.compress(make_text(3000, 22), preset="count")
+    with StateSMixFile(io.BytesIO(comp[:-3])) as f:
+        assert f.read(3000) == make_text(3000, 22)
+        with pytest.raises(statesmix.StateSMixEOFError):
+            f.read(1)
 
 
 # ---------------------------------------------------------------- properties
@@ -644,11 +828,14 @@ def test_memory_estimate():
 
 def test_memory_limit():
     data = make_text(2000, 13)
-    for bad in (0, -1, "1G", 1.5, True):
-        with pytest.raises(ValueError):
+    for bad, error in ((0, ValueError), (-1, ValueError), ("1G", TypeError),
+                       (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error):
             statesmix.compress(data, preset="count", memory_limit=bad)
-        with pytest.raises(ValueError):
+        with pytest.raises(error):
             StateSMixDecompressor(memory_limit=bad)
+        with pytest.raises(error):
+            StateSMixFile(io.BytesIO(), "w", memory_limit=bad)
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
         StateSMixCompressor(preset="paper", memory_limit=256 << 20)
     comp = statesmix.compress(data, preset="count", memory_limit=64 << 20)

@@ -3,6 +3,7 @@ and a few times as `python -m statesmix`."""
 import io
 import os
 import pathlib
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,7 +15,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 
 import statesmix  # noqa: E402
+import statesmix.presets  # noqa: E402
 from statesmix import cli  # noqa: E402
+from statesmix.cli import driver, output, progress  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -95,8 +98,13 @@ def test_round_trip_keeps_input(src, capsys):
     ssx = src.with_name("doc.txt.ssx")
     assert src.read_bytes() == DATA                  # -k is the default
     comp = ssx.read_bytes()
-    # the file's size is recorded, and the default level is 6
-    assert comp == statesmix.compress(DATA, level=6)
+    # the file's size is recorded, and the level is the default
+    c = statesmix.StateSMixCompressor(content_size=len(DATA))
+    assert comp == c.compress(DATA) + c.flush()
+    assert statesmix.StateSMixDecompressor().header is None
+    d = statesmix.StateSMixDecompressor()
+    d.decompress(comp)
+    assert d.header.level == statesmix.presets.DEFAULT_LEVEL
     src.unlink()
     status, out, err = run(["-d", ssx], capsys)
     assert status == 0 and err == ""
@@ -138,7 +146,7 @@ def test_rm_removes_input_only_on_success(src, capsys):
 
 def test_rm_verification_failure_keeps_input(src, capsys, monkeypatch):
     """--rm decodes the written output and compares it before removing."""
-    real = cli.StateSMixCompressor
+    real = driver.StateSMixCompressor
 
     class Lossy(real):
         def compress(self, data):
@@ -147,7 +155,7 @@ def test_rm_verification_failure_keeps_input(src, capsys, monkeypatch):
         def flush(self):
             return super().flush()
 
-    monkeypatch.setattr(cli, "StateSMixCompressor",
+    monkeypatch.setattr(driver, "StateSMixCompressor",
                         lambda *a, **k: Lossy(*a, **dict(k, content_size=None)))
     status, _, err = run(["--rm", src], capsys)
     assert status == 1
@@ -177,7 +185,9 @@ def test_force_needed_to_overwrite(src, capsys):
 def test_stdout_and_output_file(src, capsysbinary, tmp_path):
     status, out, err = run_bin(["-c", src], capsysbinary)
     assert status == 0 and err == ""
-    assert out == statesmix.compress(DATA, level=6)
+    # the size of a regular file goes into the header
+    c = statesmix.StateSMixCompressor(level=6, content_size=len(DATA))
+    assert out == c.compress(DATA) + c.flush()
     assert not src.with_name("doc.txt.ssx").exists()
     target = tmp_path / "sub.ssx"
     status, out, err = run_bin(["-o", target, "-3", src], capsysbinary)
@@ -375,8 +385,8 @@ def test_verbose_summary_and_progress(src, capsys, monkeypatch, tmp_path):
     for word in ("3000 ->", "ratio", "bpb", " s,", "KB/s", "tokens/s"):
         assert word in line
     # force the progress indicator (normally: -v on a terminal, after 0.5 s)
-    monkeypatch.setattr(cli._Progress, "FIRST", 0.0)
-    monkeypatch.setattr(cli._Progress, "EVERY", 0.01)
+    monkeypatch.setattr(progress.Progress, "FIRST", 0.0)
+    monkeypatch.setattr(progress.Progress, "EVERY", 0.01)
     big = tmp_path / "big.txt"
     big.write_bytes(make_text(20000, 2))
     status, _, err = run(["-vv", "--block-size", "1K", big], capsys)
@@ -393,10 +403,28 @@ def test_verbose_summary_and_progress(src, capsys, monkeypatch, tmp_path):
     assert status == 1 and err == ""
 
 
+def test_decompression_progress_follows_output():
+    """The bar of -d moves with the bytes written, against the size the
+    stream's header records (it used to follow compressed input, which is
+    all read at once)."""
+    data = make_text(200_000, 3)
+    c = statesmix.StateSMixCompressor(preset="count", content_size=len(data))
+    comp = c.compress(data) + c.flush()
+    args = cli.build_parser().parse_args(["-d"])
+    job = driver.Decompress(args, io.BytesIO(comp), None)
+    assert job.probe() == (0, None)
+    seen = []
+    for piece in job.pieces():
+        seen.append(job.probe())
+    assert seen[0] == (driver.CHUNK, len(data))
+    assert [done for done, _ in seen] == sorted(set(done for done, _ in seen))
+    assert seen[-1][0] == len(data)
+
+
 # ---------------------------------------------------------------- failures
 
 def _failing_compressor(exc, after=1):
-    real = cli.StateSMixCompressor
+    real = driver.StateSMixCompressor
 
     class Failing(real):
         calls = 0
@@ -414,12 +442,12 @@ def test_failure_midway_leaves_no_output(tmp_path, capsys, monkeypatch):
     big = tmp_path / "big.txt"
     payload = make_text(20000, 3)
     big.write_bytes(payload)
-    monkeypatch.setattr(cli, "CHUNK", 4096)      # five pieces; blocks out after the first
+    monkeypatch.setattr(driver, "CHUNK", 4096)      # five pieces; blocks out after the first
     written = []
-    real_write = cli._Output.write
-    monkeypatch.setattr(cli._Output, "write",
+    real_write = output.Output.write
+    monkeypatch.setattr(output.Output, "write",
                         lambda self, data: (written.append(len(data)), real_write(self, data)))
-    monkeypatch.setattr(cli, "StateSMixCompressor",
+    monkeypatch.setattr(driver, "StateSMixCompressor",
                         _failing_compressor(statesmix.StateSMixError("simulated failure")))
     status, _, err = run(["--block-size", "1K", "--rm", big], capsys)
     assert written and sum(written) > 1000     # a partial output had been written
@@ -433,7 +461,7 @@ def test_failing_write_leaves_no_output(src, capsys, monkeypatch):
     def full(self, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli._Output, "write", full)
+    monkeypatch.setattr(output.Output, "write", full)
     status, _, err = run([src], capsys)
     assert status == 1
     one_error_line(err, "doc.txt", "No space left")
@@ -454,8 +482,8 @@ def test_keyboard_interrupt(tmp_path, capsys, monkeypatch):
     payload = make_text(20000, 4)
     big.write_bytes(payload)
     before = os.stat(big)
-    monkeypatch.setattr(cli, "CHUNK", 4096)
-    monkeypatch.setattr(cli, "StateSMixCompressor",
+    monkeypatch.setattr(driver, "CHUNK", 4096)
+    monkeypatch.setattr(driver, "StateSMixCompressor",
                         _failing_compressor(KeyboardInterrupt(), after=2))
     status, out, err = run(["--rm", "--block-size", "1K", big, big], capsys)
     assert status == 130
@@ -493,8 +521,9 @@ def test_subprocess_pipe_round_trip(tmp_path):
     assert r.returncode == 0 and statesmix.__version__ in r.stdout.decode()
 
 
-def _interrupt(args, watch_dir):
-    """Run the CLI, send SIGINT once its temporary output exists; (rc, stderr)."""
+def _interrupt(args, watch_dir, sig):
+    """Run the CLI, send `sig` half a second after its temporary output
+    appeared; (exit status, stderr, seconds from the signal to the exit)."""
     proc = subprocess.Popen([sys.executable, "-m", "statesmix"] + [str(a) for a in args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     deadline = time.monotonic() + 60
@@ -503,41 +532,103 @@ def _interrupt(args, watch_dir):
             if any(n.endswith(".tmp") for n in os.listdir(watch_dir)):
                 break
             time.sleep(0.01)
+        time.sleep(0.5)
         if proc.poll() is not None:
             pytest.skip("the command finished before it could be interrupted")
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
+        latency = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return proc.returncode, err.decode()
+    return proc.returncode, err.decode(), latency
 
 
-def test_subprocess_sigint_leaves_no_output(tmp_path):
-    """A real Ctrl-C (SIGINT) in the middle of compressing."""
-    big = tmp_path / "big.txt"
-    payload = make_text(1 << 20, 5)
-    big.write_bytes(payload)
-    rc, err = _interrupt(["--block-size", "4K", "-T", "1", big], tmp_path)
-    assert rc == 130, err
-    assert err.strip().splitlines() == ["statesmix: interrupted"]
-    assert listing(tmp_path) == ["big.txt"]
-    assert big.read_bytes() == payload
+# One block of the default size (1 MiB) holding 80 KB of text: the ssm
+# preset codes it in several seconds, which the core spends in steps of a
+# few hundredths of a second; a signal stops the run between two of them.
+SIGNAL_TEXT = make_text(80_000, 6)
 
 
-def test_subprocess_sigint_during_decompression(tmp_path):
-    """A real Ctrl-C in the middle of decompressing: no output, input intact."""
-    payload = make_text(300_000, 6)
-    comp = tmp_path / "big.txt.ssx"
-    comp.write_bytes(statesmix.compress(payload, preset="ssm", block_size=4096, threads=1))
-    before = comp.read_bytes()
-    rc, err = _interrupt(["-d", "-T", "1", comp], tmp_path)
-    assert rc == 130, err
-    assert err.strip().splitlines() == ["statesmix: interrupted"]
-    assert listing(tmp_path) == ["big.txt.ssx"]
-    assert comp.read_bytes() == before
+@pytest.fixture(scope="module")
+def ssm_stream():
+    return statesmix.compress(SIGNAL_TEXT, preset="ssm", threads=1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=lambda s: s.name)
+@pytest.mark.parametrize("mode", ["compress", "decompress"])
+def test_signal_stops_within_a_second(tmp_path, sig, mode, ssm_stream):
+    """SIGINT, SIGTERM and SIGHUP stop a run within 1 s, exit 128 + the
+    signal's number, leave no temporary file and never touch the input."""
+    if mode == "compress":
+        src = tmp_path / "big.txt"
+        src.write_bytes(SIGNAL_TEXT)
+        args = ["--preset", "ssm", "-T", "1", src]
+    else:
+        src = tmp_path / "big.txt.ssx"
+        src.write_bytes(ssm_stream)
+        args = ["-d", "-T", "1", src]
+    before = src.read_bytes()
+    rc, err, latency = _interrupt(args, tmp_path, sig)
+    assert rc == 128 + sig, err
+    assert err.strip().splitlines() == ["statesmix: interrupted by %s" % sig.name]
+    assert latency < 1.0
+    assert listing(tmp_path) == [src.name]
+    assert src.read_bytes() == before
+
+
+def test_closed_output_pipe_exits_141(tmp_path):
+    """statesmix -d -c f.ssx | head -c 10: the reader goes away; the tool
+    stops with the status of SIGPIPE (as xz and zstd), quietly."""
+    comp = tmp_path / "f.ssx"
+    comp.write_bytes(statesmix.compress(make_text(300_000, 8), preset="count"))
+    proc = subprocess.Popen([sys.executable, "-m", "statesmix", "-d", "-c", str(comp)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    try:
+        assert len(proc.stdout.read(10)) == 10
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 141, err
+    assert err == b""
+
+
+@pytest.mark.parametrize("args,closed,message", [
+    (["-c", "{src}"], ">&-", "standard output is closed"),
+    (["-d"], "<&-", "standard input is closed"),
+])
+def test_closed_standard_streams(src, args, closed, message):
+    cmd = " ".join([shlex.quote(sys.executable), "-m", "statesmix"]
+                   + [shlex.quote(a.format(src=src)) for a in args]) + " " + closed
+    r = subprocess.run(["sh", "-c", cmd], capture_output=True, env=_env(), timeout=60)
+    assert r.returncode == 1
+    one_error_line(r.stderr.decode(), message)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_rm_of_a_fifo_does_not_hang(tmp_path):
+    """--rm never reopens a non-regular input to verify it: a FIFO is
+    compressed, kept, and the tool says why."""
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", "cat > %s" % shlex.quote(str(fifo))],
+                              stdin=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "statesmix", "--rm", "--preset", "count",
+                             "-o", str(tmp_path / "ff.ssx"), str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    writer.communicate(DATA, timeout=60)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"input kept" in err
+    assert fifo.exists()
+    assert statesmix.decompress((tmp_path / "ff.ssx").read_bytes()) == DATA
 
 
 @pytest.mark.skipif(not (SHARED / "corpus").is_dir(),
@@ -593,7 +684,7 @@ def _full_disk(monkeypatch, room, buffer_size=io.DEFAULT_BUFFER_SIZE):
             return io.BufferedWriter(_FullDisk(fd, room), buffer_size)
         return real(fd, mode, *args, **kwargs)
 
-    monkeypatch.setattr(cli.os, "fdopen", fdopen)
+    monkeypatch.setattr(output.os, "fdopen", fdopen)
 
 
 @pytest.mark.parametrize("buffer_size", [64, io.DEFAULT_BUFFER_SIZE])

@@ -18,18 +18,25 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 
 import statesmix  # noqa: E402
+import statesmix.presets  # noqa: E402
+import statesmix.tokenizer  # noqa: E402
 from statesmix import StateSMixDecompressor, StateSMixError, StateSMixFile  # noqa: E402
 from statesmix import container as ct  # noqa: E402
 from statesmix.core import xxh64  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from textgen import make_text  # noqa: E402
+from v1format import v1_stream  # noqa: E402
 
 
 # Two blocks (block size 1024) with the fast count preset: cheap enough to
 # try every truncation and hundreds of mutations.
 COUNT_DATA = make_text(1500, 1) + bytes([0, 255, 128, 10])
 COUNT_STREAM = statesmix.compress(COUNT_DATA, preset="count", block_size=1024)
+COUNT_SIZED = COUNT_STREAM               # compress() records the size in the header
+# the same without it (as a stream of unknown length): the total in the trailer
+_c = statesmix.StateSMixCompressor(preset="count", block_size=1024)
+COUNT_UNSIZED = _c.compress(COUNT_DATA) + _c.flush()
 # The default preset, one small block: the same container, the default model.
 DEFAULT_DATA = make_text(240, 2)
 DEFAULT_STREAM = statesmix.compress(DEFAULT_DATA, threads=1)
@@ -59,11 +66,11 @@ def test_streams_are_valid():
     header, pos = ct.parse_header(COUNT_STREAM, 0)
     nblocks = 0
     while True:
-        (raw, _, blen), pos = ct.parse_block_header(COUNT_STREAM, pos, header)
-        if raw == 0:
+        block, pos = ct.parse_block_header(COUNT_STREAM, pos, header)
+        if block == ct.END:
             break
         nblocks += 1
-        pos += blen
+        pos += block.size
     assert nblocks == 2
 
 
@@ -177,10 +184,15 @@ def test_valid_header_then_garbage():
 
 
 def test_trailing_garbage():
-    for junk in (b"\0", b"x", b"garbage after the stream", ct.MAGIC, ct.MAGIC[:2],
-                 COUNT_STREAM[:50]):
-        with pytest.raises(StateSMixError):
+    """After a complete stream, what cannot start a stream is ignored (as
+    lzma and bz2 do); what starts with the magic number is a stream."""
+    for junk in (b"\0", b"x", b"garbage after the stream", b"\0" * 8):
+        assert statesmix.decompress(COUNT_STREAM + junk) == COUNT_DATA
+    for junk in (ct.MAGIC, ct.MAGIC[:2], COUNT_STREAM[:50]):
+        with pytest.raises(statesmix.StateSMixEOFError):
             statesmix.decompress(COUNT_STREAM + junk)
+    with pytest.raises(StateSMixError, match="bad magic"):
+        statesmix.decompress(b"x" + COUNT_STREAM)
     # a complete second stream is fine
     assert statesmix.decompress(COUNT_STREAM * 2) == COUNT_DATA * 2
 
@@ -192,24 +204,42 @@ def test_wrong_checksum_and_total():
         b[p] ^= 0x10
         with pytest.raises(StateSMixError, match="checksum"):
             statesmix.decompress(bytes(b))
-    total_at = end - 16                                # the total byte count
-    b = bytearray(COUNT_STREAM)
-    struct.pack_into("<Q", b, total_at, len(COUNT_DATA) + 1)
-    with pytest.raises(StateSMixError):
-        statesmix.decompress(bytes(b))
+    # without a content size in the header the trailer has the total
+    stream = COUNT_UNSIZED
+    head = ct.parse_header(stream, 0)[0]
+    tail = ct.pack_trailer(head, len(COUNT_DATA), xxh64(COUNT_DATA))
+    assert stream.endswith(tail)
+    for total in (len(COUNT_DATA) - 1, len(COUNT_DATA) + 1, 0):
+        bad = stream[:-len(tail)] + ct.pack_trailer(head, total, xxh64(COUNT_DATA))
+        with pytest.raises(StateSMixError, match="size"):
+            statesmix.decompress(bad)
 
 
 # ---------------------------------------------------------------- hostile headers
 
-def _header(**changes):
+def _head(**changes):
+    """The header of COUNT_STREAM with some fields changed (a `config` dict
+    updates the preset's configuration and is written into the header)."""
     header, _ = ct.parse_header(COUNT_STREAM, 0)
-    config = dict(header.config)
-    config.update(changes.pop("config", {}))
     fields = dict(preset=header.preset, level=header.level, vocab_id=header.vocab_id,
-                  vocab_sha256=header.vocab_sha256, block_size=header.block_size,
-                  config=config, content_size=None)
+                  vocab_hash=header.vocab_hash, block_size=header.block_size,
+                  config=None, content_size=None)
+    if "config" in changes:
+        vsize = statesmix.tokenizer.get_vocabulary(header.vocab_id).size
+        fields["config"] = dict(statesmix.presets.model_config(header.preset, vsize),
+                                **changes.pop("config"))
     fields.update(changes)
-    return ct.Header(**fields).pack()
+    return ct.Header(**fields)
+
+
+def _header(**changes):
+    return _head(**changes).pack()
+
+
+def _fix_check(b):
+    """A version-2 header (alone) with its check recomputed."""
+    struct.pack_into("<H", b, len(b) - 2, xxh64(bytes(b[:-2])) & 0xFFFF)
+    return bytes(b)
 
 
 def _fails_at_once(data):
@@ -234,7 +264,7 @@ def _fails_at_once(data):
 
 def test_absurd_block_sizes():
     head = _header()
-    assert statesmix.decompress(head + ct.pack_trailer(0, xxh64(b""))) == b""
+    assert statesmix.decompress(head + ct.pack_trailer(_head(), 0, xxh64(b""))) == b""
     # a block claiming 2^40 bytes (more than the stream's block size)
     _fails_at_once(head + ct.pack_varint(1 << 40) + ct.pack_varint(1) + ct.pack_varint(64))
     # a block body of 2^60 bytes
@@ -262,27 +292,30 @@ def test_absurd_header_fields():
     _fails_at_once(_header(config={"chunk": 1 << 31}))
     _fails_at_once(_header(config={"count_scale": float("nan")}))
     _fails_at_once(_header(config={"train_steps": 1 << 31}))
-    # unknown vocabulary, wrong vocabulary hash, bad level
+    # unknown vocabulary, wrong vocabulary hash, unknown preset, bad level
     _fails_at_once(_header(vocab_id=0xFFFF))
-    _fails_at_once(_header(vocab_sha256=b"\0" * 32))
-    _fails_at_once(_header(level=200))
-    # unknown version / flags / config length (checksum fixed up)
-    base = bytearray(_header())
-    for offset, value in ((4, 2), (5, 0x80), (46, 99)):
+    _fails_at_once(_header(vocab_hash=b"\0" * 4))
+    _fails_at_once(_header(preset=200))
+    b = bytearray(_header())
+    b[5] |= 0xA0                                   # level 10
+    _fails_at_once(_fix_check(b))
+    # unknown version / flags / configuration length (check fixed up)
+    base = bytearray(_header(config={}))
+    n = len(ct.config_bytes(_head(config={}).config))
+    cfg_len_at = len(base) - 2 - n - 1            # before the configuration and the check
+    assert base[cfg_len_at] == n
+    for offset, value in ((4, 3), (5, 0x08), (cfg_len_at, 99), (cfg_len_at, 30),
+                          (cfg_len_at, n + 4)):
         b = bytearray(base)
-        if offset == 46:
-            struct.pack_into("<H", b, 46, value)
-        else:
-            b[offset] = value
-        struct.pack_into("<I", b, len(b) - 4, xxh64(bytes(b[:-4])) & 0xFFFFFFFF)
-        _fails_at_once(bytes(b))
+        b[offset] = value
+        _fails_at_once(_fix_check(b))
 
 
 def test_absurd_content_size():
     """A header announcing 2^60 bytes allocates nothing for it and fails when
     the stream ends with fewer."""
-    _, hlen = ct.parse_header(COUNT_STREAM, 0)
-    stream = _header(content_size=1 << 60) + COUNT_STREAM[hlen:]
+    _, hlen = ct.parse_header(COUNT_SIZED, 0)
+    stream = _header(content_size=1 << 60) + COUNT_SIZED[hlen:]
     _fails_at_once(stream)
 
 
@@ -317,10 +350,10 @@ def test_every_bit_flip_count(watchdog):
 # ---------------------------------------------------------------- 64-bit sizes
 
 def test_content_size_over_4gib_then_garbage():
-    """A header announcing 2^33 (or 2^64 - 1) bytes followed by garbage fails
+    """A header announcing 2^33 (or 2^63 - 1) bytes followed by garbage fails
     promptly, allocating nothing of that size, in every reader."""
     rng = random.Random(33)
-    for size in (1 << 32, 1 << 33, (1 << 33) + 1, (1 << 64) - 1):
+    for size in (1 << 32, 1 << 33, (1 << 33) + 1, (1 << 63) - 1):
         head = _header(content_size=size)
         assert ct.parse_header(head, 0)[0].content_size == size
         for tail in (b"\xff" * 40, rng.randbytes(64), b"\x00" + b"\xff" * 16):
@@ -330,21 +363,22 @@ def test_content_size_over_4gib_then_garbage():
                     f.read()
         # a correct end marker and trailer for an empty stream: the size
         # disagrees with the recorded content size
-        _fails_at_once(head + ct.pack_trailer(0, xxh64(b"")))
-        # a trailer that agrees with the header but not with the data
-        _fails_at_once(head + ct.pack_trailer(size & ((1 << 64) - 1), xxh64(b"")))
+        _fails_at_once(head + ct.pack_trailer(_head(), 0, xxh64(b"")))
 
 
 def test_trailer_total_over_4gib():
     """Totals that differ from the real one by a multiple of 2^32 (what a
     32-bit counter would wrap to) are caught."""
-    _, hlen = ct.parse_header(COUNT_STREAM, 0)
-    for extra in (1 << 32, 1 << 33, 1 << 63):
-        b = bytearray(COUNT_STREAM)
-        struct.pack_into("<Q", b, len(b) - 16, len(COUNT_DATA) + extra)
-        _fails_at_once(bytes(b))
-        # the same in the header's content size, checksum fixed up
-        stream = _header(content_size=len(COUNT_DATA) + extra) + COUNT_STREAM[hlen:]
+    _, hlen = ct.parse_header(COUNT_SIZED, 0)
+    unsized = COUNT_UNSIZED
+    head = ct.parse_header(unsized, 0)[0]
+    tail = ct.pack_trailer(head, len(COUNT_DATA), xxh64(COUNT_DATA))
+    for extra in (1 << 32, 1 << 33, 1 << 62):
+        # in the trailer
+        _fails_at_once(unsized[:-len(tail)] + ct.pack_trailer(head, len(COUNT_DATA) + extra,
+                                                              xxh64(COUNT_DATA)))
+        # in the header's content size
+        stream = _header(content_size=len(COUNT_DATA) + extra) + COUNT_SIZED[hlen:]
         _fails_at_once(stream)
 
 
@@ -385,27 +419,33 @@ def test_bad_train_steps(steps):
     """With the SSM the training steps must be 1..8."""
     data = b"abc abc abd " * 40
     good = statesmix.compress(data, preset="ssm", block_size=1024)
-    header, hlen = ct.parse_header(good, 0)
-    config = dict(header.config, train_steps=steps)
-    bad = ct.Header(header.preset, header.level, header.vocab_id, header.vocab_sha256,
-                    header.block_size, config, header.content_size).pack() + good[hlen:]
+    hlen = ct.parse_header(good, 0)[1]
+    bad = _header(preset=statesmix.presets.BY_NAME["ssm"],
+                  config={"train_steps": steps}) + good[hlen:]
     with pytest.raises(StateSMixError):
         statesmix.decompress(bad)
 
 
-def test_old_configuration_without_train_steps_decodes():
-    """Streams written before train_steps existed carry a 32-byte
-    configuration; they decode with the 2 steps their SSM took."""
+def test_version_1_streams_decode():
+    """Version-1 streams (full configuration in the header, u64 sizes)
+    decode, including those written before train_steps existed: a 32-byte
+    configuration, decoded with the 2 steps their SSM took."""
     data = b"the cat sat on the mat; " * 60
     new = statesmix.compress(data, preset="paper", block_size=1024)
-    header, hlen = ct.parse_header(new, 0)
-    assert header.config["train_steps"] == 2
-    fixed = ct._FIXED.size
-    (cfg_len,) = struct.unpack_from("<H", new, 46)
-    assert cfg_len == ct._CONFIG_36.size  # no token tree: the 36-byte layout
-    old = bytearray(new[:fixed - 2] + struct.pack("<H", ct._CONFIG_OLD.size) +
-                    new[fixed:fixed + ct._CONFIG_OLD.size] + new[fixed + cfg_len:hlen])
-    struct.pack_into("<I", old, len(old) - 4, xxh64(bytes(old[:-4])) & 0xFFFFFFFF)
-    parsed, end = ct.parse_header(bytes(old), 0)
-    assert end == len(old) and parsed.config == header.config
-    assert statesmix.decompress(bytes(old) + new[hlen:]) == data
+    for n_fields in (9, 8):
+        old = v1_stream(new, n_fields)
+        header, hlen = ct.parse_header(old, 0)
+        assert header.version == 1 and header.config["train_steps"] == 2
+        assert statesmix.decompress(old) == data
+        for p in range(hlen):                         # the header's own check
+            b = bytearray(old)
+            b[p] ^= 0x04
+            with pytest.raises(StateSMixError):
+                statesmix.decompress(bytes(b))
+    # a version-1 stream of plus (one step) cut to 8 fields takes 2: wrong model
+    # (past the warm-up's ten chunks)
+    data = make_text(8000, 3)
+    plus = statesmix.compress(data, preset="plus", block_size=1024)
+    assert statesmix.decompress(v1_stream(plus)) == data
+    with pytest.raises(StateSMixError):
+        statesmix.decompress(v1_stream(plus, 8))

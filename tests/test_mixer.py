@@ -59,25 +59,20 @@ def test_scalar_and_simd_identical(preset, size):
     assert all(o == out[0] for o in out[1:])
 
 
-def _compress_with(components, data, monkeypatch):
-    base = presets.model_config
-
-    def config(pid, vsize, content_size=None):
-        cfg = base(pid, vsize, content_size)
-        cfg["components"] = components
-        return cfg
-    monkeypatch.setattr(statesmix.api, "model_config", config)
-    return statesmix.compress(data, preset="ngram-plus", threads=1)
+def _compress_with(components, data):
+    c = statesmix.StateSMixCompressor(preset="ngram-plus", threads=1,
+                                      config={"components": components})
+    return c.compress(data) + c.flush()
 
 
-def test_ablation_switches_round_trip_and_matter(monkeypatch):
+def test_ablation_switches_round_trip_and_matter():
     data = make_text(40000, seed=3)
     comp = presets.PRESETS[presets.BY_NAME["ngram-plus"]][1]
-    full = _compress_with(comp, data, monkeypatch)
+    full = _compress_with(comp, data)
     seen = {full}
     for off in (NO_SSE, NO_NOVEL, NO_SHAPE, NO_CACHE, NO_SPARSE, NO_CLASS,
                 NO_SSE | NO_NOVEL | NO_SHAPE | NO_CACHE | NO_SPARSE | NO_CLASS):
-        out = _compress_with(comp | off, data, monkeypatch)
+        out = _compress_with(comp | off, data)
         assert statesmix.decompress(out) == data   # the header carries the switches
         seen.add(out)
     assert len(seen) == 8                          # every switch changes the coding
@@ -140,9 +135,9 @@ def test_classes_change_the_coding(monkeypatch):
 
 
 @pytest.mark.parametrize("components", [1 | MIX, 1 | 2 | MIX, 1 | 2 | MIX | NO_CLASS | NO_SSE])
-def test_learned_mixing_without_ngrams(components, monkeypatch):
+def test_learned_mixing_without_ngrams(components):
     data = make_text(12000, seed=9) + bytes(range(256))
-    out = _compress_with(components, data, monkeypatch)
+    out = _compress_with(components, data)
     assert statesmix.decompress(out) == data
 
 
