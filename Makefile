@@ -17,10 +17,11 @@ demo: install
 	statesmix -l $$tmp/sample.ssx && \
 	echo "demo: round trip verified" && rm -rf $$tmp
 
-# Install with the test extras and run the suite.  The extension is also built
-# in place, for the tests that run the CLI and the benchmark from the source tree.
+# Install with the test extras (and Dask, for the cluster test) and run the
+# suite.  The extension is also built in place, for the tests that run the CLI
+# and the benchmark from the source tree.
 test:
-	$(PIP) install -q setuptools ".[test]"
+	$(PIP) install -q setuptools ".[test,dask]"
 	$(PYTHON) statesmix/_build.py
 	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider .
 
@@ -41,7 +42,7 @@ SAN_LOG = $(CURDIR)/build/sanitize
 LIBASAN = $(shell $${CC:-gcc} -print-file-name=libasan.so)
 SAN_ENV = LD_PRELOAD=$(LIBASAN) ASAN_OPTIONS=detect_leaks=0:log_path=$(SAN_LOG)/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOG)/ubsan \
-	OMP_WAIT_POLICY=PASSIVE PYTHONPATH=$(CURDIR)
+	PYTHONPATH=$(CURDIR)
 sanitize:
 	rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
 	STATESMIX_SANITIZE=1 $(PYTHON) statesmix/_build.py
@@ -87,7 +88,7 @@ fuzz-c: fuzz/out/fuzz_decode
 
 fuzz-py:
 	mkdir -p fuzz/out/container
-	OMP_WAIT_POLICY=PASSIVE PYTHONPATH=$(CURDIR) $(PYTHON) fuzz/fuzz_container.py \
+	PYTHONPATH=$(CURDIR) $(PYTHON) fuzz/fuzz_container.py \
 		-runs=$(FUZZ_PY_RUNS) -max_len=1024 -timeout=60 -rss_limit_mb=4096 \
 		-print_final_stats=1 -artifact_prefix=fuzz/out/container- \
 		fuzz/out/container fuzz/corpus/container

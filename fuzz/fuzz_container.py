@@ -14,7 +14,6 @@ Run:  PYTHONPATH=. python3 fuzz/fuzz_container.py fuzz/work/container \
 import os
 import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import atheris  # noqa: E402

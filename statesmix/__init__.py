@@ -11,7 +11,12 @@ numpy and the tokenizer (the benchmark's parent process relies on it).
 import importlib
 from typing import TYPE_CHECKING
 
+from .threads import prepare_openmp
+
 __version__ = "0.1.0"
+
+# before any submodule can load the C extension, and with it libgomp
+prepare_openmp()
 
 _HOMES = {"compress": "api", "decompress": "api", "StateSMixCompressor": "compressor",
           "StateSMixDecompressor": "decompressor", "StateSMixError": "errors",

@@ -8,6 +8,7 @@ from .errors import StateSMixError
 from .options import (Buffer, byte_view, check_block_size, check_content_size,
                       check_memory_limit, check_threads)
 from .presets import DEFAULT_LEVEL, check_memory, model_config, resolve
+from .threads import for_model
 from .tokenizer import default_vocabulary_id, get_vocabulary
 
 __all__ = ["StateSMixCompressor"]
@@ -15,9 +16,10 @@ __all__ = ["StateSMixCompressor"]
 _LOOKBACK = 4096  # how far back from the block end a cut looks for a newline
 
 
-def _cut(buf, limit):
-    """Where to end a block of at most `limit` bytes: after a newline near the
-    end if there is one, else not inside a UTF-8 sequence, else at `limit`."""
+def cut(buf, limit):
+    """Where to end a block (or a frame) of at most `limit` bytes: after a
+    newline near the end if there is one, else not inside a UTF-8 sequence,
+    else at `limit`."""
     nl = buf.rfind(b"\n", max(0, limit - _LOOKBACK), limit)
     if nl >= 0:
         return nl + 1
@@ -28,11 +30,34 @@ def _cut(buf, limit):
 
 
 def open_model(config, vocab, threads):
-    """A model for `config` over `vocab`, as encoder and decoder both build it."""
+    """A model for `config` over `vocab`, as encoder and decoder both build
+    it; `threads` as threads.for_model gives it."""
     model = Model(config)
     model.set_vocabulary(vocab)
     model.set_threads(threads)
     return model
+
+
+def plan(level, preset, block_size, vocabulary, content_size, memory_limit, config=None):
+    """(vocabulary, header, model configuration) of a stream with these
+    settings, every one checked (TypeError, ValueError) and the memory
+    estimate against the limit (StateSMixError)."""
+    memory_limit = check_memory_limit(memory_limit)
+    bs = check_block_size(block_size)
+    if level is None and preset is None:
+        level = DEFAULT_LEVEL
+    preset_id = resolve(level, preset)
+    vocab = get_vocabulary(default_vocabulary_id() if vocabulary is None else vocabulary)
+    standard = model_config(preset_id, vocab.size, content_size)
+    cfg = dict(standard, **(config or {}))
+    if set(cfg) != set(standard):
+        raise ValueError("unknown model configuration fields: %s"
+                         % ", ".join(sorted(set(cfg) - set(standard))))
+    custom = ct.config_bytes(cfg) != ct.config_bytes(standard)
+    header = ct.Header(preset_id, level or 0, vocab.id, vocab.sha256, bs,
+                       cfg if custom else None, content_size)
+    check_memory(cfg, bs, memory_limit, "compression")
+    return vocab, header, cfg
 
 
 class StateSMixCompressor:
@@ -57,24 +82,10 @@ class StateSMixCompressor:
                  vocabulary: Optional[int] = None, content_size: Optional[int] = None,
                  memory_limit: Optional[int] = None, config: Optional[dict] = None) -> None:
         threads = check_threads(threads)
-        memory_limit = check_memory_limit(memory_limit)
-        bs = check_block_size(block_size)
         content_size = check_content_size(content_size)
-        if level is None and preset is None:
-            level = DEFAULT_LEVEL
-        preset_id = resolve(level, preset)
-        self._vocab = get_vocabulary(default_vocabulary_id() if vocabulary is None
-                                     else vocabulary)
-        standard = model_config(preset_id, self._vocab.size, content_size)
-        cfg = dict(standard, **(config or {}))
-        if set(cfg) != set(standard):
-            raise ValueError("unknown model configuration fields: %s"
-                             % ", ".join(sorted(set(cfg) - set(standard))))
-        custom = ct.config_bytes(cfg) != ct.config_bytes(standard)
-        self._header = ct.Header(preset_id, level or 0, self._vocab.id, self._vocab.sha256,
-                                 bs, cfg if custom else None, content_size)
-        check_memory(cfg, bs, memory_limit, "compression")
-        self._model = open_model(cfg, self._vocab, threads)
+        self._vocab, self._header, cfg = plan(level, preset, block_size, vocabulary,
+                                              content_size, memory_limit, config)
+        self._model = open_model(cfg, self._vocab, for_model(threads, content_size))
         self._buf = bytearray()
         self._hash = XXH64()
         self._total = 0
@@ -108,7 +119,7 @@ class StateSMixCompressor:
         out = []
         bs = self._header.block_size
         while len(self._buf) > bs or (final and self._buf):
-            n = _cut(self._buf, bs) if len(self._buf) > bs else len(self._buf)
+            n = cut(self._buf, bs) if len(self._buf) > bs else len(self._buf)
             raw = bytes(self._buf[:n])
             del self._buf[:n]
             out.append(self._block(raw))

@@ -1,4 +1,5 @@
-"""The .ssx container: stream header, block headers, trailer (docs/format.md).
+"""The .ssx container: stream header, block headers, trailer, frame index
+(docs/format.md).
 
 Every parser here takes a buffer and a position and returns (value,
 new_position), or None when the buffer does not yet hold the whole item;
@@ -19,6 +20,16 @@ MAX_BLOCK_SIZE = 1 << 24
 MIN_BLOCK_SIZE = 1 << 10
 DEFAULT_BLOCK_SIZE = 1 << 20
 VOCAB_HASH_LEN = 4              # version 2: leading bytes of the vocabulary's SHA-256
+
+# The frame index (section 7 of docs/format.md).  Its magic differs from a
+# stream's, so a reader that does not know it stops there, as at any data
+# after the last stream.
+INDEX_MAGIC = b"\x89SSI"
+INDEX_VERSION = 1
+MAX_INDEX_FRAMES = 1 << 20      # a writer with more frames writes no index
+# A frame is a stream of its own that a worker codes whole, in memory.
+MIN_FRAME_SIZE = MIN_BLOCK_SIZE
+MAX_FRAME_SIZE = 1 << 28
 
 # Header flags.  Version 1 knows FLAG_SIZE only (a u64 content size);
 # version 2 keeps the flags in the low four bits of byte 5 and the level in
@@ -343,43 +354,160 @@ def parse_trailer(buf, pos, header):
     return (total, _DIGEST.unpack_from(buf, pos)[0]), pos + _DIGEST.size
 
 
+# ---------------------------------------------------------------- index
+
+# after the entries: the index's own length, the XXH64 of every index byte
+# before it, the magic again (found from the end of a file)
+_INDEX_TAIL = struct.Struct("<IQ4s")
+_INDEX_MIN = len(INDEX_MAGIC) + 1 + 1 + _INDEX_TAIL.size
+
+
+class FrameEntry(NamedTuple):
+    """One frame (one stream) of an index: its original and compressed bytes."""
+    raw_len: int
+    compressed_len: int
+
+
+def pack_index(entries):
+    """The index of the frames (FrameEntry or pairs) just written."""
+    out = bytearray(INDEX_MAGIC)
+    out.append(INDEX_VERSION)
+    out += pack_varint(len(entries))
+    for raw_len, compressed_len in entries:
+        out += pack_varint(raw_len) + pack_varint(compressed_len)
+    out += struct.pack("<I", len(out) + _INDEX_TAIL.size)
+    return bytes(out) + _DIGEST.pack(xxh64(bytes(out))) + INDEX_MAGIC
+
+
+def parse_index(buf, pos=0, max_frames=MAX_INDEX_FRAMES):
+    """The [FrameEntry] of the index at buf[pos:] and where it ends; None if
+    incomplete.  A damaged index raises StateSMixError; one of more than
+    `max_frames` frames too (a reader knows how many streams it may describe)."""
+    def varint(p):
+        r = parse_varint(buf, p, "frame index")
+        if r is None:
+            raise _Incomplete
+        return r
+
+    head = bytes(buf[pos:pos + len(INDEX_MAGIC)])
+    if head != INDEX_MAGIC[:len(head)]:
+        raise StateSMixError("not a frame index (bad magic)")
+    try:
+        if len(buf) - pos <= len(INDEX_MAGIC):
+            raise _Incomplete
+        if buf[pos + len(INDEX_MAGIC)] != INDEX_VERSION:
+            raise StateSMixError("unknown frame index version %d" % buf[pos + len(INDEX_MAGIC)])
+        n, p = varint(pos + len(INDEX_MAGIC) + 1)
+        if not 1 <= n <= min(max_frames, MAX_INDEX_FRAMES):
+            raise StateSMixError("corrupt frame index (%d frames)" % n)
+        entries = []
+        for _ in range(n):
+            raw_len, p = varint(p)
+            compressed_len, p = varint(p)
+            entries.append(FrameEntry(raw_len, compressed_len))
+        if len(buf) < p + _INDEX_TAIL.size:
+            raise _Incomplete
+    except _Incomplete:
+        return None
+    size, check, magic = _INDEX_TAIL.unpack_from(buf, p)
+    end = p + _INDEX_TAIL.size
+    if size != end - pos or magic != INDEX_MAGIC or \
+            check != xxh64(bytes(buf[pos:p + 4])):
+        raise StateSMixError("corrupt frame index (checksum mismatch)")
+    return entries, end
+
+
+INDEX_TAIL_SIZE = _INDEX_TAIL.size
+
+
+def index_size(tail):
+    """The length of the index that ends with `tail` (its last
+    INDEX_TAIL_SIZE bytes); None if they do not end an index."""
+    if len(tail) != _INDEX_TAIL.size:
+        return None
+    size, _, magic = _INDEX_TAIL.unpack(tail)
+    return size if magic == INDEX_MAGIC and size >= _INDEX_MIN else None
+
+
+def check_index(entries, streams):
+    """Raise StateSMixError unless the index `entries` describes the last
+    streams of `streams` ([(raw_len, compressed_len)], those after the
+    previous index): an index describes the streams right before it."""
+    if len(entries) > len(streams) or \
+            [tuple(e) for e in entries] != [tuple(s) for s in streams[len(streams) - len(entries):]]:
+        raise StateSMixError("the frame index does not match the streams before it")
+
+
 # ---------------------------------------------------------------- walking
 
 _PEEK = 64     # more than any block header; headers are read in as many pieces as needed
 
 
-def walk(f):
-    """The streams of a seekable binary file, from the container structure
-    only (no decoding and no allocation from the lengths it reads):
-    [{"header", "blocks", "stored", "size", "compressed"}]."""
-    f.seek(0, 2)
-    end = f.tell()
-    if end == 0:
+class Layout(NamedTuple):
+    """What walk() found in a file."""
+    streams: list           # {"offset", "header", "blocks", "stored", "size", "compressed"}
+    indexes: list           # (offset, frames) of every index, each checked
+    damaged_index: Optional[int]   # where a damaged index ended the walk
+    trailing: Optional[int]        # where data that is not a stream ended it
+
+
+def walk(f, start=0):
+    """The streams and indexes of a seekable binary file from `start`, from
+    the container structure only (no decoding and no allocation from the
+    lengths it reads), with the reader's rules: after a stream, data that
+    is not a stream ends the file (an index that does not describe the
+    streams before it too); a damaged stream raises StateSMixError."""
+    end = f.seek(0, 2)
+    if end <= start:
         raise StateSMixError("not a statesmix stream (empty input)")
-    streams = []
-    pos = 0
+    streams, indexes, recent = [], [], []
+    damaged = trailing = None
+    pos = start
     while pos < end:
-        start = pos
-        header, pos = _read_item(f, pos, lambda b: parse_header(b, 0), "stream header")
-        blocks = stored = raw = 0
-        while True:
-            block, pos = _read_item(f, pos, lambda b: parse_block_header(b, 0, header),
-                                    "block header")
-            if block == END:
+        f.seek(pos)
+        head = f.read(len(MAGIC))
+        if streams and head != MAGIC[:len(head)]:
+            if head != INDEX_MAGIC[:len(head)]:
+                trailing = pos
                 break
-            pos += block.size
-            if pos > end:
-                raise StateSMixError("truncated block")
-            blocks += 1
-            stored += block.stored
-            raw += block.raw_len
-        (total, _), pos = _read_item(f, pos, lambda b: parse_trailer(b, 0, header),
-                                     "stream trailer")
-        if total != raw or (header.content_size is not None and header.content_size != total):
-            raise StateSMixError("corrupt stream (sizes do not add up)")
-        streams.append({"header": header, "blocks": blocks, "stored": stored, "size": raw,
-                        "compressed": pos - start})
-    return streams
+            try:
+                entries, after = _read_item(f, pos, lambda b: parse_index(b, 0, len(recent)),
+                                            "frame index")
+                check_index(entries, recent)
+            except StateSMixError:
+                damaged = pos
+                break
+            indexes.append((pos, len(entries)))
+            recent = []
+            pos = after
+            continue
+        stream = _walk_stream(f, pos, end)
+        streams.append(stream)
+        recent.append((stream["size"], stream["compressed"]))
+        pos += stream["compressed"]
+    return Layout(streams, indexes, damaged, trailing)
+
+
+def _walk_stream(f, start, end):
+    header, pos = _read_item(f, start, lambda b: parse_header(b, 0), "stream header")
+    blocks = stored = raw = 0
+    while True:
+        block, pos = _read_item(f, pos, lambda b: parse_block_header(b, 0, header),
+                                "block header")
+        if block == END:
+            break
+        pos += block.size
+        if pos > end:
+            raise StateSMixError("truncated block")
+        blocks += 1
+        stored += block.stored
+        raw += block.raw_len
+    (total, _), pos = _read_item(f, pos, lambda b: parse_trailer(b, 0, header),
+                                 "stream trailer")
+    if total != raw or (header.content_size is not None and header.content_size != total):
+        raise StateSMixError("corrupt stream (sizes do not add up)")
+    return {"offset": start, "header": header, "blocks": blocks, "stored": stored,
+            "size": raw, "compressed": pos - start}
 
 
 def _read_item(f, pos, parse, what):

@@ -1,8 +1,11 @@
 """Thin wrapper over the C core (statesmix._core, built by cffi)."""
 import numpy as np
 
+from . import threads
 from ._core import ffi, lib
 from .errors import StateSMixError
+
+threads.openmp_loaded()
 
 _ERRORS = {
     lib.SSX_ERR_CORRUPT: "corrupt data",
@@ -88,6 +91,7 @@ class Model:
         self.set_spellings(vocab.spellings)
 
     def set_threads(self, threads):
+        """Threads for the parallel kernels (0: OpenMP's count); never changes the output."""
         lib.ssx_model_set_threads(self._m, int(threads or 0))
 
     @property

@@ -14,6 +14,7 @@ from .core import STEP_TOKENS, XXH64
 from .errors import StateSMixError
 from .options import Buffer, byte_view, check_max_length, check_memory_limit, check_threads
 from .presets import check_memory, model_config
+from .threads import for_model
 from .tokenizer import get_vocabulary
 
 __all__ = ["StateSMixDecompressor"]
@@ -142,7 +143,8 @@ class StateSMixDecompressor:
             raise StateSMixError("corrupt stream header (vocabulary size)")
         check_memory(config, header.block_size, self._memory_limit, "this stream")
         try:
-            self._model = open_model(config, vocab, self._threads)
+            self._model = open_model(config, vocab,
+                                     for_model(self._threads, header.content_size))
         except (OverflowError, TypeError, ValueError):
             # a config field that does not fit the C struct (e.g. >= 2^31)
             raise StateSMixError("corrupt stream header (model configuration)") from None

@@ -12,20 +12,24 @@ decoded; a file that is empty or ends inside a stream raises
 StateSMixEOFError (also an EOFError, as LZMAFile raises), trailing junk
 after a complete stream is ignored (as LZMAFile does).
 
-Seeking (read mode only) is emulated like LZMAFile: seeking forward decodes
-and discards, seeking backward rewinds the underlying file to where the
-first stream started and decodes again from there, so a backward seek costs
-as much as decoding up to the target.  Write mode is not seekable; tell()
-reports the number of uncompressed bytes written.
+Seeking (read mode only) jumps to the frame (stream) that holds the target
+and decodes from its start: in a framed file (written with `frame_size`)
+a seek costs at most one frame, found through the file's index (or a scan
+of its structure, without decoding, where it has none).  In a file of one
+stream it is emulated like LZMAFile: seeking forward decodes and discards,
+seeking backward decodes again from the start.  Write mode is not
+seekable; tell() reports the number of uncompressed bytes written.
 
 Writing passes every write() straight to a StateSMixCompressor and writes
 whatever compressed bytes it returns at once (the compressor emits a block
 whenever more than block_size bytes are pending); close() flushes the last
-block and the stream trailer.  Append mode ("a") adds a new stream after the
-existing ones.  Every argument is checked before the file is opened, so a
+block and the stream trailer.  With `frame_size` the file is written in
+independent frames (frames.FrameCompressor) and close() adds the index.
+Append mode ("a") adds a new stream after the existing ones.  Every argument is checked before the file is opened, so a
 bad one never truncates an existing file.
 """
 import builtins
+import concurrent.futures as cf
 import io
 import operator
 import os
@@ -33,6 +37,7 @@ import threading
 from typing import BinaryIO, Optional, Union
 
 from .compressor import StateSMixCompressor
+from .frames import FrameCompressor
 from .options import byte_view, check_memory_limit, check_threads
 from .reader import StreamReader
 
@@ -62,16 +67,22 @@ class StateSMixFile(io.BufferedIOBase):
     `level`, `preset`, `block_size`, `vocabulary` and `content_size` (the
     number of bytes that will be written, to record in the header; see
     StateSMixCompressor) choose the compression, in write modes only.  With
-    the same settings and the size the file holds what compress() returns.  `threads` and `memory_limit` (bytes; see
-    StateSMixCompressor and StateSMixDecompressor) apply to both modes.
-    Output never depends on `threads`.
+    the same settings and the size the file holds what compress() returns.
+    `frame_size` (with `workers`, `executor`, `in_flight`: frames.FrameCompressor)
+    writes independent frames and an index instead; `content_size` does not
+    apply then (every frame records its own).  `threads` and
+    `memory_limit` (bytes; see StateSMixCompressor and
+    StateSMixDecompressor) apply to both modes.  Output never depends on
+    `threads` or the executor.
     """
 
     def __init__(self, filename: Optional[PathOrFile] = None, mode: str = "r", *,
                  level: Optional[int] = None, preset: Optional[str] = None,
                  threads: Optional[int] = None, block_size: Optional[int] = None,
                  vocabulary: Optional[int] = None, content_size: Optional[int] = None,
-                 memory_limit: Optional[int] = None) -> None:
+                 memory_limit: Optional[int] = None, frame_size: Optional[int] = None,
+                 workers: Optional[int] = None, executor: Optional[cf.Executor] = None,
+                 in_flight: Optional[int] = None) -> None:
         self._fp = None
         self._closefp = False
         self._mode = _MODE_CLOSED
@@ -81,17 +92,29 @@ class StateSMixFile(io.BufferedIOBase):
 
         if mode in ("r", "rb"):
             if any(v is not None for v in (level, preset, block_size, vocabulary,
-                                           content_size)):
-                raise ValueError("level, preset, block_size, vocabulary and content_size "
-                                 "are only valid when writing")
+                                           content_size, frame_size, workers, executor,
+                                           in_flight)):
+                raise ValueError("level, preset, block_size, vocabulary, content_size, "
+                                 "frame_size, workers, executor and in_flight are only "
+                                 "valid when writing")
             threads = check_threads(threads)
             memory_limit = check_memory_limit(memory_limit)
             mode_code = _MODE_READ
         elif mode in ("w", "wb", "x", "xb", "a", "ab"):
-            # builds the model: every argument is checked before the file is touched
-            comp = StateSMixCompressor(level, preset=preset, threads=threads,
-                                       block_size=block_size, vocabulary=vocabulary,
-                                       content_size=content_size, memory_limit=memory_limit)
+            # every argument is checked before the file is touched
+            if all(v is None for v in (frame_size, workers, executor, in_flight)):
+                comp = StateSMixCompressor(level, preset=preset, threads=threads,
+                                           block_size=block_size, vocabulary=vocabulary,
+                                           content_size=content_size,
+                                           memory_limit=memory_limit)
+            elif content_size is not None:
+                raise ValueError("content_size does not apply to frames")
+            else:
+                comp = FrameCompressor(level, preset=preset, threads=threads,
+                                       workers=workers, block_size=block_size,
+                                       vocabulary=vocabulary,
+                                       memory_limit=memory_limit, frame_size=frame_size,
+                                       executor=executor, in_flight=in_flight)
             mode_code = _MODE_WRITE
         else:
             raise ValueError("invalid mode: %r" % (mode,))
@@ -137,6 +160,8 @@ class StateSMixFile(io.BufferedIOBase):
                 # file holds a truncated stream that every decoder rejects
                 self._fp.write(self._comp.flush())
         finally:
+            if isinstance(self._comp, FrameCompressor):
+                self._comp.close()          # its workers end, whatever happened
             try:
                 if self._closefp:
                     self._fp.close()
@@ -279,7 +304,9 @@ def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
          encoding: Optional[str] = None, errors: Optional[str] = None,
          newline: Optional[str] = None, block_size: Optional[int] = None,
          vocabulary: Optional[int] = None, content_size: Optional[int] = None,
-         memory_limit: Optional[int] = None) -> Union[StateSMixFile, io.TextIOWrapper]:
+         memory_limit: Optional[int] = None, frame_size: Optional[int] = None,
+         workers: Optional[int] = None, executor: Optional[cf.Executor] = None,
+         in_flight: Optional[int] = None) -> Union[StateSMixFile, io.TextIOWrapper]:
     """Open a .ssx file in binary or text mode, like lzma.open().
 
     `mode` is one of "r", "rb", "w", "wb", "x", "xb", "a", "ab" (binary) or
@@ -299,7 +326,9 @@ def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
             raise ValueError("argument 'newline' not supported in binary mode")
     f = StateSMixFile(filename, mode.replace("t", ""), level=level, preset=preset,
                       threads=threads, block_size=block_size, vocabulary=vocabulary,
-                      content_size=content_size, memory_limit=memory_limit)
+                      content_size=content_size, memory_limit=memory_limit,
+                      frame_size=frame_size, workers=workers, executor=executor,
+                      in_flight=in_flight)
     if "t" in mode:
         if hasattr(io, "text_encoding"):          # Python >= 3.10
             encoding = io.text_encoding(encoding)

@@ -22,13 +22,15 @@ def _integer(value, name):
                         % (name, type(value).__name__)) from None
 
 
-def check_threads(threads):
-    """None or 0 (all cores) or a positive number of threads."""
+def check_threads(threads, name="threads"):
+    """None (the default), 0 (all cores) or a positive number of threads, or
+    of worker processes (threads.for_model and for_workers cap it at the
+    cores)."""
     if threads is None:
         return None
-    threads = _integer(threads, "threads")
+    threads = _integer(threads, name)
     if threads < 0:
-        raise ValueError("threads must be >= 0 (0: all cores), not %d" % threads)
+        raise ValueError("%s must be >= 0 (0: all cores), not %d" % (name, threads))
     return threads
 
 
@@ -50,6 +52,27 @@ def check_block_size(block_size):
         raise ValueError("block_size must be between %d and %d, not %d"
                          % (ct.MIN_BLOCK_SIZE, ct.MAX_BLOCK_SIZE, block_size))
     return block_size
+
+
+def check_frame_size(frame_size):
+    """None (one stream, no frames) or the largest frame in bytes."""
+    if frame_size is None:
+        return None
+    frame_size = _integer(frame_size, "frame_size")
+    if not ct.MIN_FRAME_SIZE <= frame_size <= ct.MAX_FRAME_SIZE:
+        raise ValueError("frame_size must be between %d and %d, not %d"
+                         % (ct.MIN_FRAME_SIZE, ct.MAX_FRAME_SIZE, frame_size))
+    return frame_size
+
+
+def check_in_flight(in_flight):
+    """None (the default) or a positive number of frames."""
+    if in_flight is None:
+        return None
+    in_flight = _integer(in_flight, "in_flight")
+    if in_flight < 1:
+        raise ValueError("in_flight must be at least 1, not %d" % in_flight)
+    return in_flight
 
 
 def check_content_size(size):

@@ -10,20 +10,15 @@ import subprocess
 import sys
 import threading
 
-# OpenMP threads busy-wait by default, which makes the parallel kernels
-# dramatically slower on a loaded machine (only effective if the C core is
-# not loaded yet).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import statesmix  # noqa: E402
-import statesmix.presets  # noqa: E402
-from statesmix import container as ct  # noqa: E402
-from statesmix import core  # noqa: E402
-from statesmix import (StateSMixCompressor, StateSMixDecompressor,  # noqa: E402
+import statesmix
+import statesmix.presets
+from statesmix import container as ct
+from statesmix import core
+from statesmix import (StateSMixCompressor, StateSMixDecompressor,
                        StateSMixError, StateSMixFile)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent

@@ -20,7 +20,6 @@ def run_bench(*args, env_extra=None, timeout=120):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]]
                                                          if env.get("PYTHONPATH") else []))
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "bench"] + [str(a) for a in args],
                           cwd=REPO, env=env, capture_output=True, text=True,

@@ -9,15 +9,12 @@ import subprocess
 import sys
 import time
 
-# See test_api.py: keep OpenMP from busy-waiting on a loaded machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pytest
 
-import pytest  # noqa: E402
-
-import statesmix  # noqa: E402
-import statesmix.presets  # noqa: E402
-from statesmix import cli  # noqa: E402
-from statesmix.cli import driver, output, progress  # noqa: E402
+import statesmix
+import statesmix.presets
+from statesmix import cli
+from statesmix.cli import driver, output, progress
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -497,7 +494,7 @@ def test_keyboard_interrupt(tmp_path, capsys, monkeypatch):
 
 def _env():
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    return dict(os.environ, PYTHONPATH=path, OMP_WAIT_POLICY="PASSIVE")
+    return dict(os.environ, PYTHONPATH=path)
 
 
 def _cli(args, **kw):

@@ -10,19 +10,14 @@ import struct
 import time
 import tracemalloc
 
-# OpenMP threads busy-wait by default, which makes the parallel kernels
-# dramatically slower on a loaded machine; these tests decode hundreds of
-# small streams.  (Only effective if the C core is not loaded yet.)
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pytest
 
-import pytest  # noqa: E402
-
-import statesmix  # noqa: E402
-import statesmix.presets  # noqa: E402
-import statesmix.tokenizer  # noqa: E402
-from statesmix import StateSMixDecompressor, StateSMixError, StateSMixFile  # noqa: E402
-from statesmix import container as ct  # noqa: E402
-from statesmix.core import xxh64  # noqa: E402
+import statesmix
+import statesmix.presets
+import statesmix.tokenizer
+from statesmix import StateSMixDecompressor, StateSMixError, StateSMixFile
+from statesmix import container as ct
+from statesmix.core import xxh64
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from textgen import make_text  # noqa: E402

@@ -11,15 +11,13 @@ import os
 import struct
 import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import statesmix  # noqa: E402
-from statesmix import StateSMixDecompressor, StateSMixError  # noqa: E402
-from statesmix import container as ct  # noqa: E402
-from statesmix.core import Model  # noqa: E402
+import statesmix
+from statesmix import StateSMixDecompressor, StateSMixError
+from statesmix import container as ct
+from statesmix.core import Model
 
 FUZZ = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fuzz")
 

@@ -4,16 +4,13 @@ exactly the committed bytes.  A change to the model, the tokenizer, the
 coder or the container that alters one bit fails here, on every machine
 the suite runs on."""
 import io
-import os
 import pathlib
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import pytest
 
-import pytest  # noqa: E402
-
-import statesmix  # noqa: E402
-from statesmix import container as ct  # noqa: E402
-from statesmix.presets import PRESETS  # noqa: E402
+import statesmix
+from statesmix import container as ct
+from statesmix.presets import PRESETS
 
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden"
 INPUT = (GOLDEN / "input.bin").read_bytes()

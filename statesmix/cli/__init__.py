@@ -25,8 +25,9 @@ import re
 from .. import __version__
 from .. import container as ct
 from ..errors import StateSMixError
-from ..options import check_block_size, check_memory_limit, check_threads
+from ..options import check_block_size, check_frame_size, check_memory_limit, check_threads
 from ..presets import BY_NAME, DEFAULT_LEVEL, resolve
+from ..threads import PARALLEL_MIN_SIZE
 from ..tokenizer import list_vocabularies
 from ..units import fmt_bytes
 from .console import STDIN_NAME, Console, stderr_line
@@ -67,6 +68,7 @@ def _checked(check, parse=int, what="integer"):
 
 
 _block_size = _checked(check_block_size, parse_size, "size")
+_frame_size = _checked(check_frame_size, parse_size, "size")
 _memory_limit = _checked(check_memory_limit, parse_size, "size")
 _level = _checked(lambda v: resolve(level=v))
 _threads = _checked(check_threads)
@@ -115,7 +117,10 @@ def build_parser():
                    help="overwrite outputs, write compressed data to a terminal, "
                         "compress files that already have the suffix")
     p.add_argument("-T", "--threads", type=_threads, metavar="N", default=None,
-                   help="threads for the model (0 = all cores); never changes output")
+                   help="threads for the model, or worker processes for frames (0 = "
+                        "all cores, at most the cores; default: frames use all cores, "
+                        "a model one thread below %s of input); never changes output"
+                        % fmt_bytes(PARALLEL_MIN_SIZE))
     for lvl in range(1, 10):
         p.add_argument("-%d" % lvl, dest="level", action="store_const", const=lvl,
                        help=argparse.SUPPRESS)
@@ -127,6 +132,10 @@ def build_parser():
     p.add_argument("--block-size", type=_block_size, metavar="BYTES",
                    help="block size, e.g. 1M or 64K (default %s)"
                         % fmt_bytes(ct.DEFAULT_BLOCK_SIZE))
+    p.add_argument("--frame-size", type=_frame_size, metavar="SIZE",
+                   help="compress in independent frames of at most SIZE (e.g. 4M), in "
+                        "parallel, with an index for seeking; a frame is a stream of its "
+                        "own, so every statesmix reads the file")
     p.add_argument("--vocabulary", type=_vocabulary, metavar="ID|NAME",
                    help="BPE vocabulary to compress with (default: the registry's)")
     p.add_argument("--memory-limit", type=_memory_limit, metavar="SIZE", default=None,

@@ -10,7 +10,7 @@ import stat
 import time
 
 from ..compressor import StateSMixCompressor
-from ..reader import StreamReader
+from ..frames import FrameCompressor, open_reader
 from .console import STDIN_NAME, CLIError, isatty
 from .output import Output, stdin_buffer
 from .progress import Progress
@@ -33,6 +33,18 @@ def _regular(st):
     return st is not None and stat.S_ISREG(st.st_mode)
 
 
+def _workers(args):
+    """Worker processes for frames: -T, by default all cores."""
+    return 0 if args.threads is None else args.threads
+
+
+def _reader(f, args):
+    """The original bytes of a compressed file: its frames decoded by
+    worker processes where there are several."""
+    return open_reader(f, threads=args.threads, workers=_workers(args),
+                       memory_limit=args.memory_limit)
+
+
 class Compress:
     """Compression of one input (-z, the default)."""
 
@@ -44,10 +56,14 @@ class Compress:
         # a regular file's size goes into the header (an empty one may be a
         # file of /proc whose size says nothing)
         self.size = st.st_size if _regular(st) and st.st_size > 0 else None
-        self.comp = StateSMixCompressor(
-            args.level, preset=args.preset, threads=args.threads, block_size=args.block_size,
-            vocabulary=args.vocabulary, content_size=self.size,
-            memory_limit=args.memory_limit)
+        settings = {"preset": args.preset, "threads": args.threads,
+                    "block_size": args.block_size, "vocabulary": args.vocabulary,
+                    "memory_limit": args.memory_limit}
+        if args.frame_size:
+            self.comp = FrameCompressor(args.level, frame_size=args.frame_size,
+                                        workers=_workers(args), **settings)
+        else:
+            self.comp = StateSMixCompressor(args.level, content_size=self.size, **settings)
         self.nin = self.nout = 0
         self._bpt = 4.0           # bytes per token so far, for the progress inside a block
         self._coded = 0
@@ -86,10 +102,14 @@ class Compress:
             self._bpt = coded / tokens
         return max(coded, min(self.nin, int(tokens * self._bpt))), self.size
 
+    def close(self):
+        """After an error or a signal: end the frames' workers."""
+        if isinstance(self.comp, FrameCompressor):
+            self.comp.close()
+
     def verify(self, path, src):
         """Decode the output at `path` and compare it with the file `src`."""
-        with open(path, "rb") as fc, open(src, "rb") as fi:
-            reader = StreamReader(fc, threads=self.args.threads)
+        with open(path, "rb") as fc, open(src, "rb") as fi, _reader(fc, self.args) as reader:
             while True:
                 piece = reader.read(CHUNK)
                 if not piece:
@@ -117,8 +137,11 @@ class Decompress:
 
     def __init__(self, args, fin, st):
         self.args = args
-        self.reader = StreamReader(fin, threads=args.threads, memory_limit=args.memory_limit)
+        self.reader = _reader(fin, args)
         self.nout = 0
+
+    def close(self):
+        self.reader.close()
 
     @staticmethod
     def check_input(src, args):
@@ -168,6 +191,7 @@ def process(src, args, con):
     dest = None if args.mode == "test" else job_class.destination(src, args)
     fin, st, name = _open_input(src)
     remove = False
+    job = None
     try:
         job = job_class(args, fin, st)
         out = None if dest is None else Output(dest, args.force, src if st else None, st,
@@ -192,9 +216,13 @@ def process(src, args, con):
                 out.abort()
             raise
     finally:
+        if job is not None:
+            job.close()
         if src != "-":
             fin.close()
-    if job_class is Decompress and job.reader.trailing:
+    if job_class is Decompress and job.reader.index_damaged:
+        con.warn(name, "frame index damaged, ignored (the streams before it were verified)")
+    elif job_class is Decompress and job.reader.trailing:
         con.warn(name, "data after the last stream ignored (not a statesmix stream)")
     if args.rm and dest is not None:
         if remove:

@@ -1,6 +1,7 @@
 """-l / --list: sizes, ratio and settings of .ssx files, from the container
-structure alone (container.walk); with -v the files are decoded too, for
-the model's statistics."""
+structure alone (container.walk), and the frames (streams) of a file of
+several with its frame index checked; with -v the files are decoded too,
+for the model's statistics."""
 import os
 import stat
 import sys
@@ -14,6 +15,7 @@ from .console import STDIN_NAME, CLIError
 from .driver import CHUNK
 
 _ROW = "%5s %6s %12s %13s %6s %6s  %-8s %5s  %-14s %8s  %s"
+_FRAME_ROW = "  %7s %12s %12s %13s %6s %6s"
 _STATS = ("tokens", "new_tokens", "ideal_bits", "payload_bytes", "vocab_bytes", "live")
 
 
@@ -43,6 +45,26 @@ def _ratio(compressed, raw):
     return ("%.3f" % (compressed / raw), "%.3f" % (8.0 * compressed / raw)) if raw else ("-", "-")
 
 
+def _index_state(layout):
+    """What the file's frame indexes say, in words."""
+    if layout.damaged_index is not None:
+        return "damaged at offset %d (ignored; frames found by a scan)" % layout.damaged_index
+    if not layout.indexes:
+        return "none"
+    n = sum(frames for _, frames in layout.indexes)
+    return "%d checked, %d frame%s" % (len(layout.indexes), n, "" if n == 1 else "s")
+
+
+def _frame_lines(layout):
+    """A row per frame (stream) and the state of the index."""
+    lines = [_FRAME_ROW % ("Frame", "Offset", "Compressed", "Uncompressed", "Ratio", "bpb")]
+    for i, s in enumerate(layout.streams, 1):
+        lines.append(_FRAME_ROW % ((i, s["offset"], s["compressed"], s["size"])
+                                   + _ratio(s["compressed"], s["size"])))
+    lines.append("  Index: %s" % _index_state(layout))
+    return lines
+
+
 def _decoded_stats(f, args):
     """The summed model statistics of every stream, decoding the file."""
     f.seek(0)
@@ -62,7 +84,8 @@ def _list_one(src, args, totals):
     if stat.S_ISDIR(os.stat(src).st_mode):
         raise CLIError("is a directory, skipping")
     with open(src, "rb") as f:
-        streams = ct.walk(f)
+        layout = ct.walk(f)
+        streams = layout.streams
         size = f.seek(0, os.SEEK_END)
         st = _decoded_stats(f, args) if args.verbose else None
     raw = sum(s["size"] for s in streams)
@@ -77,9 +100,13 @@ def _list_one(src, args, totals):
     for key, n in (("files", 1), ("streams", len(streams)), ("blocks", blocks),
                    ("compressed", size), ("size", raw)):
         totals[key] += n
+    frames = _frame_lines(layout) if len(streams) > 1 or layout.indexes \
+        or layout.damaged_index is not None else []
     if st is None:
         _print_row(len(streams), blocks, size, raw, ratio, bpb, preset, level, vocab,
                    block, src)
+        if frames:
+            _print("\n".join(frames))
         return
     pay = st["payload_bytes"]
     overhead = "%.4f %%" % (100.0 * (8 * pay - st["ideal_bits"]) / (8 * pay)) if pay else "-"
@@ -104,7 +131,7 @@ def _list_one(src, args, totals):
         "  Range-coder payload:  %d B" % pay,
         "  Coder overhead:       %s" % overhead,
         "  Check:                xxHash64 OK",
-    ]))
+    ] + frames))
 
 
 def list_files(files, args, con):
