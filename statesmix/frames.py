@@ -18,7 +18,6 @@ starts them must guard its entry point with `if __name__ == "__main__":`.
 """
 import collections
 import concurrent.futures as cf
-import io
 import multiprocessing
 import signal
 import threading
@@ -30,7 +29,7 @@ from .decompressor import StateSMixDecompressor
 from .errors import StateSMixEOFError, StateSMixError
 from .options import (Buffer, byte_view, check_frame_size, check_in_flight,
                       check_memory_limit, check_threads)
-from .reader import StreamReader
+from .reader import RawReader, StreamReader
 from .threads import for_workers
 
 __all__ = ["FrameCompressor", "FrameReader", "open_reader"]
@@ -251,7 +250,7 @@ class FrameCompressor:
 
 # ---------------------------------------------------------------- reading
 
-class FrameReader(io.RawIOBase):
+class FrameReader(RawReader):
     """The original bytes of a file's streams (container.walk's Layout),
     each decoded whole by the pool's workers, in order.  It has the
     attributes of a StreamReader that the command line tool reads."""
@@ -273,9 +272,6 @@ class FrameReader(io.RawIOBase):
         self.compressed_read = 0    # bytes read from fp (at the end: all of it)
         self.trailing = layout.trailing is not None or layout.damaged_index is not None
         self.index_damaged = layout.damaged_index is not None
-
-    def readable(self):
-        return True
 
     def _fill(self):
         while self._next < len(self._streams) and len(self._queue) < self._pool.in_flight:
@@ -308,20 +304,6 @@ class FrameReader(io.RawIOBase):
         data, self._buf = self._buf[:size].tobytes(), self._buf[size:]
         self._pos += len(data)
         return data
-
-    def readinto(self, b):
-        with memoryview(b) as view, view.cast("B") as out:
-            data = self.read(len(out))
-            out[:len(data)] = data
-        return len(data)
-
-    def readall(self):
-        chunks = []
-        while True:
-            data = self.read()
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
 
     def tell(self):
         return self._pos

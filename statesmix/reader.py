@@ -30,7 +30,28 @@ __all__ = ["StreamReader"]
 READ_SIZE = 64 * 1024      # compressed bytes read from the file at a time
 
 
-class StreamReader(io.RawIOBase):
+class RawReader(io.RawIOBase):
+    """A raw reader of decompressed bytes whose read(size) does the work."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        with memoryview(b) as view, view.cast("B") as byte_view:
+            data = self.read(len(byte_view))
+            byte_view[:len(data)] = data
+        return len(data)
+
+    def readall(self):
+        chunks = []
+        while True:
+            data = self.read(sys.maxsize)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+
+
+class StreamReader(RawReader):
     """Decompressed bytes of the streams in `fp`, read from its current
     position.  `threads` and `memory_limit` go to every stream's
     StateSMixDecompressor.  Seeking (when `fp` can) jumps to the frame that
@@ -76,9 +97,6 @@ class StreamReader(io.RawIOBase):
         once it has ended)."""
         d = self._decomp
         return d.header if d is not None and not d.eof else None
-
-    def readable(self):
-        return True
 
     def seekable(self):
         return bool(getattr(self._fp, "seekable", bool)())
@@ -192,20 +210,6 @@ class StreamReader(io.RawIOBase):
         if header is not None:
             self._expect = None
         return data
-
-    def readinto(self, b):
-        with memoryview(b) as view, view.cast("B") as byte_view:
-            data = self.read(len(byte_view))
-            byte_view[:len(data)] = data
-        return len(data)
-
-    def readall(self):
-        chunks = []
-        while True:
-            data = self.read(sys.maxsize)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
 
     # ------------------------------------------------------------ seeking
 

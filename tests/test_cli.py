@@ -518,9 +518,31 @@ def test_subprocess_pipe_round_trip(tmp_path):
     assert r.returncode == 0 and statesmix.__version__ in r.stdout.decode()
 
 
-def _interrupt(args, watch_dir, sig):
-    """Run the CLI, send `sig` half a second after its temporary output
-    appeared; (exit status, stderr, seconds from the signal to the exit)."""
+def _stat(pid):
+    """(state, parent pid) of a process; None once it is gone."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1])
+
+
+def _running(pid):
+    st = _stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+def _children(pid):
+    """The pids of the running processes whose parent is `pid`."""
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()
+            and _running(n) and _stat(n)[1] == pid]
+
+
+def _interrupt(args, watch_dir, sig, wait=0.5):
+    """Run the CLI, send `sig` `wait` seconds after its temporary output
+    appeared; (exit status, stderr, seconds from the signal to the exit,
+    the pids of its children just before the signal)."""
     proc = subprocess.Popen([sys.executable, "-m", "statesmix"] + [str(a) for a in args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     deadline = time.monotonic() + 60
@@ -529,7 +551,8 @@ def _interrupt(args, watch_dir, sig):
             if any(n.endswith(".tmp") for n in os.listdir(watch_dir)):
                 break
             time.sleep(0.01)
-        time.sleep(0.5)
+        time.sleep(wait)
+        children = _children(proc.pid)
         if proc.poll() is not None:
             pytest.skip("the command finished before it could be interrupted")
         t0 = time.monotonic()
@@ -540,7 +563,7 @@ def _interrupt(args, watch_dir, sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return proc.returncode, err.decode(), latency
+    return proc.returncode, err.decode(), latency, children
 
 
 # One block of the default size (1 MiB) holding 80 KB of text: the ssm
@@ -569,12 +592,28 @@ def test_signal_stops_within_a_second(tmp_path, sig, mode, ssm_stream):
         src.write_bytes(ssm_stream)
         args = ["-d", "-T", "1", src]
     before = src.read_bytes()
-    rc, err, latency = _interrupt(args, tmp_path, sig)
+    rc, err, latency, _ = _interrupt(args, tmp_path, sig)
     assert rc == 128 + sig, err
     assert err.strip().splitlines() == ["statesmix: interrupted by %s" % sig.name]
     assert latency < 1.0
     assert listing(tmp_path) == [src.name]
     assert src.read_bytes() == before
+
+
+def test_a_signal_ends_the_frame_workers_at_once(tmp_path):
+    """SIGTERM while worker processes compress frames with a slow model: the
+    tool exits 143 at once, leaves no temporary file and no worker behind."""
+    src = tmp_path / "big.txt"
+    src.write_bytes(make_text(400_000, 5))
+    rc, err, latency, children = _interrupt(["--preset", "ssm", "--frame-size", "64K",
+                                             "-T", "2", src], tmp_path, signal.SIGTERM, 2.0)
+    assert rc == 143, err
+    assert err.strip().splitlines() == ["statesmix: interrupted by SIGTERM"]
+    assert latency < 3.0
+    assert listing(tmp_path) == ["big.txt"]
+    assert len(children) >= 2         # the two workers (and multiprocessing's helper)
+    time.sleep(0.5)
+    assert not [p for p in children if _running(p)]
 
 
 def test_closed_output_pipe_exits_141(tmp_path):
