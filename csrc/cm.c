@@ -210,11 +210,10 @@ void ssx_cm_free(ssx_cm *x) {
     free(x);
 }
 
-uint64_t ssx_cm_memory(const ssx_cm *x) {
-    uint64_t n = sizeof *x + (uint64_t)x->bmask + 1 + sizeof(int32_t) * ((uint64_t)x->mtmask + 1) +
+uint64_t ssx_cm_memory(int bits) {
+    uint64_t n = sizeof(ssx_cm) + ((uint64_t)1 << (bits - 1)) + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
                  sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
-    for (int i = 0; i < NCTX; i++) n += sizeof(uint32_t) * ((uint64_t)x->mask[i] + 1);
-    return n;
+    return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX - 1) * ((uint64_t)1 << bits));
 }
 
 static int is_letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }

@@ -73,7 +73,7 @@ class StateSMixCompressor:
         custom = ct.config_bytes(cfg) != ct.config_bytes(standard)
         self._header = ct.Header(preset_id, level or 0, self._vocab.id, self._vocab.sha256,
                                  bs, cfg if custom else None, content_size)
-        check_memory(cfg, bs, memory_limit, "compression")
+        check_memory(cfg, bs, memory_limit, "compression", content_size)
         self._model = open_model(cfg, self._vocab, threads)
         self._buf = bytearray()
         self._hash = XXH64()
