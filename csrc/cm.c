@@ -3,8 +3,9 @@
  * Contexts: the last 1, 2, 3, 4 and 6 bytes, the current word (letters, case
  * folded), the word with the one before it, the byte above in the previous
  * line with the last byte, the last two bytes with the position in the token,
- * two sparse ones (bytes 2-3 and 3-4 back), and the innermost two open
- * brackets (of [ { < and parentheses) with the last byte and with the word.  Each is hashed with the
+ * two sparse ones (bytes 2-3 and 3-4 back), the innermost open brackets
+ * (of [ { < and parentheses) with the last byte and with the word, the last
+ * 8 bytes, and the last three words.  Each is hashed with the
  * decision (the partial byte, or "the token ends here") into a slot of its
  * own table that holds two estimates: a direct adaptive probability (a
  * counter, counter.h) and a bit history, a small state counting the 0s and
@@ -29,7 +30,7 @@
 #include "counter.h"
 #include "mathf.h"
 
-#define NCTX 13
+#define NCTX 15
 #define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
 #define DEPTH_CTX 8       /* the context that takes the position in the token */
 #define NIN (2 * NCTX + 3)
@@ -78,7 +79,7 @@ struct ssx_cm {
     uint32_t bmask;
     int64_t pos;         /* bytes pushed */
     uint32_t c4, c8;     /* the last 8 bytes */
-    uint32_t word, word1;
+    uint32_t word, word1, word2;
     uint32_t nest;       /* the open brackets, two bits each, innermost lowest */
     int64_t line, line1; /* where the current and the previous line start */
     /* the match model */
@@ -259,6 +260,7 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     if (is_letter(c)) {
         x->word = hash2(x->word, (uint32_t)(c >= 'A' && c <= 'Z' ? c + 32 : c));
     } else if (x->word) {
+        x->word2 = x->word1;
         x->word1 = x->word;
         x->word = 0;
     }
@@ -289,6 +291,8 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     x->h[10] = hash2(14, (x->c4 >> 16) & 0xFFFF);
     x->h[11] = hash2(hash2(26, x->nest & 0xFF), c);
     x->h[12] = hash2(hash2(25, x->nest & 0xFF), x->word);
+    x->h[13] = hash2(hash2(30, x->c4), x->c8);
+    x->h[14] = hash2(hash2(31, x->word), hash2(x->word1, x->word2));
     x->bkey = -1;
 }
 

@@ -8,7 +8,12 @@ _MiB = 1 << 20
 # the component bits of the C core (statesmix.h)
 COUNT, SSM, NGRAM, MIX, TREE = (lib.SSX_USE_COUNT, lib.SSX_USE_SSM, lib.SSX_USE_NGRAM,
                                 lib.SSX_USE_MIX, lib.SSX_USE_TREE)
-NO_SSE = lib.SSX_MIX_NO_SSE
+NO_SSE, NO_CLASS = lib.SSX_MIX_NO_SSE, lib.SSX_MIX_NO_CLASS
+# the token-tree presets code tokens bit by bit, mixed with byte contexts
+# (csrc/tree.c, cm.c); that mixing refines the top token better than the
+# token model's own refinement, which they leave out
+CM = COUNT | NGRAM | TREE
+CM_MIX = CM | MIX | NO_SSE
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -19,14 +24,28 @@ PRESETS = {
     3: ("paper", COUNT | SSM | NGRAM),
     4: ("plus", COUNT | SSM | NGRAM | MIX),
     5: ("ngram-plus", COUNT | NGRAM | MIX),
-    6: ("cm", COUNT | SSM | NGRAM | MIX | TREE | NO_SSE),
+    6: ("cm", CM_MIX | SSM),
+    7: ("fast", CM),
+    8: ("light", CM_MIX | NO_CLASS),
+    9: ("ngram-cm", CM_MIX),
+    10: ("cm-32", CM_MIX | SSM),
+    11: ("cm-2", CM_MIX | SSM),
+    12: ("max", CM_MIX | SSM),
+}
+# id -> SSM training that differs from model_config's defaults: shorter
+# chunks (more steps, each on fewer tokens) or more steps per chunk
+OVERRIDES = {
+    10: {"chunk": 32},
+    11: {"train_steps": 2},
+    12: {"chunk": 32, "train_steps": 2},
 }
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
 BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
-# compression level -> preset id
-LEVELS = {1: 0, 2: 2, 3: 5, 4: 1, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4}
+# compression level -> preset id: each level at least as small as the one
+# below, and slower only where smaller (bench/results/levels.md)
+LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 6, 7: 10, 8: 11, 9: 12}
 DEFAULT_LEVEL = 6
 
 
@@ -62,7 +81,7 @@ def model_config(preset_id, vocab_size, content_size=None):
     if preset_id not in PRESETS:
         raise StateSMixError("unknown preset id %d" % preset_id)
     components = PRESETS[preset_id][1]
-    return {
+    config = {
         "components": components,
         "vocab_size": vocab_size,
         "count_scale": 0.1,
@@ -82,6 +101,8 @@ def model_config(preset_id, vocab_size, content_size=None):
         "train_steps": 1 if components & MIX else 2,
         "cm_bits": cm_bits(content_size),
     }
+    config.update(OVERRIDES.get(preset_id, {}))
+    return config
 
 
 def resolve(level=None, preset=None):
