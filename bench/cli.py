@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from .corpora import CORPORA, corpus_path
 from .enwik8 import ENWIK8_URL, choose_sizes, default_cache_dir, fetch_enwik8
 from .machine import cpu_model, git_commit, info, statesmix_info, usable_cores
 from .plan import COMPRESSORS, build_specs
@@ -32,6 +33,9 @@ def build_parser():
                      help="enwik8 or any prefix of it (e.g. ../shared/data/enwik6)")
     src.add_argument("--download", action="store_true",
                      help="fetch %s into the cache directory and verify it" % ENWIK8_URL)
+    src.add_argument("--corpus", choices=CORPORA,
+                     help="instead of enwik8: the GCIDE dictionary or a tar of Python's "
+                          "standard library, made once in the cache directory")
     src.add_argument("--cache-dir", metavar="DIR",
                      help="where --download keeps enwik8 (default: %s)" % default_cache_dir())
     p.add_argument("--sizes", metavar="LIST",
@@ -109,15 +113,17 @@ def _main(args):
             print(table)
         return 0
 
-    if bool(args.enwik8) == bool(args.download):
-        raise BenchError("give exactly one of --enwik8 PATH and --download")
+    if bool(args.enwik8) + bool(args.download) + bool(args.corpus) != 1:
+        raise BenchError("give exactly one of --enwik8 PATH, --download and --corpus NAME")
     if args.threads is not None and args.threads < 1:
         raise BenchError("--threads must be at least 1")
     if args.threads is None:
         args.threads = usable_cores()
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if args.download:
-        src = fetch_enwik8(Path(args.cache_dir) if args.cache_dir else default_cache_dir(),
-                           os.environ.get("STATESMIX_ENWIK8_URL", ENWIK8_URL))
+        src = fetch_enwik8(cache, os.environ.get("STATESMIX_ENWIK8_URL", ENWIK8_URL))
+    elif args.corpus:
+        src = corpus_path(args.corpus, cache)
     else:
         src = Path(args.enwik8)
         if not src.is_file():

@@ -1,12 +1,14 @@
 """What runs: the statesmix presets asked for and the baseline compressors,
 one entry per setting and slice."""
+import shutil
+
 from .util import BenchError, have_module, split_list
 
 PPMD_MEM = 2 << 30  # 2 GiB: well inside the PPMd limit of 2^32 - 36 bytes
 
 
-# The baseline entries: (compressor, settings, kind, module, params).
-# The baseline entries: (compressor, settings, kind, module, params).
+# The baseline entries: (compressor, settings, kind, module, params); a
+# module "cmd:NAME" is a program on the PATH instead of a Python module.
 BASELINES = [
     ("xz", "-9e", "xz", "lzma", {}),
     ("bzip2", "-9", "bzip2", "bz2", {}),
@@ -21,8 +23,16 @@ BASELINES = [
      {"variant": "I", "order": 16, "mem": PPMD_MEM}),
     ("ppmd", "var. H, order 32, 2 GiB", "ppmd", "pyppmd",
      {"variant": "H", "order": 32, "mem": PPMD_MEM}),
+    # Debian's zpaq (7.15): its strongest built-in method, a context mixer
+    ("zpaq", "-m5", "zpaq", "cmd:zpaq", {"method": 5}),
 ]
-COMPRESSORS = ("statesmix", "xz", "bzip2", "zstd", "brotli", "ppmd")
+COMPRESSORS = ("statesmix", "xz", "bzip2", "zstd", "brotli", "ppmd", "zpaq")
+
+
+def _available(module):
+    if module.startswith("cmd:"):
+        return shutil.which(module[4:]) is not None
+    return have_module(module)
 
 
 def build_specs(args, by_name, ablation, default_desc):
@@ -60,11 +70,13 @@ def build_specs(args, by_name, ablation, default_desc):
         entries = [e for e in entries if e["compressor"] in only or e["key"] in only]
     kept = []
     for e in entries:
-        if e["module"] != "statesmix" and not have_module(e["module"]):
+        if e["module"] != "statesmix" and not _available(e["module"]):
+            reason = ("%s is not on the PATH (Debian: apt-get install %s)"
+                      % (e["module"][4:], e["module"][4:]) if e["module"].startswith("cmd:")
+                      else "Python module %r is not installed (pip install "
+                           "'statesmix[bench]')" % e["module"])
             skipped.append({"key": e["key"], "compressor": e["compressor"],
-                            "settings": e["settings"],
-                            "reason": "Python module %r is not installed (pip install "
-                                      "'statesmix[bench]')" % e["module"]})
+                            "settings": e["settings"], "reason": reason})
         else:
             kept.append(e)
     return kept, skipped

@@ -99,12 +99,44 @@ def _worker_baseline(spec, data):
 
             def decomp(b):
                 return pyppmd.Ppmd7Decoder(order, mem).decode(b, -1)
+    elif kind == "zpaq":
+        comp, decomp = _zpaq(p["method"])
     else:
         raise ValueError("unknown kind %r" % kind)
     t0 = time.perf_counter()
     blob = comp(data)
     t_comp = time.perf_counter() - t0
     return blob, t_comp, decomp, {}
+
+
+def _zpaq(method):
+    """zpaq archives a file: the input goes to a temporary file, and the
+    archive (its size includes zpaq's own headers and the file's name) is
+    the compressed form; the times include starting the program."""
+    import os
+    import subprocess
+    import tempfile
+
+    def run(args, cwd):
+        subprocess.run(["zpaq"] + args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    def comp(d):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "in"), "wb") as f:
+                f.write(d)
+            run(["a", "a.zpaq", "in", "-m%d" % method], tmp)
+            with open(os.path.join(tmp, "a.zpaq"), "rb") as f:
+                return f.read()
+
+    def decomp(b):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "a.zpaq"), "wb") as f:
+                f.write(b)
+            run(["x", "a.zpaq", "-to", "out"], tmp)
+            with open(os.path.join(tmp, "out", "in"), "rb") as f:
+                return f.read()
+    return comp, decomp
 
 
 def _maxrss_mb():

@@ -3,8 +3,9 @@
  * Contexts: the last 1, 2, 3, 4 and 6 bytes, the current word (letters, case
  * folded), the word with the one before it, the byte above in the previous
  * line with the last byte, the last two bytes with the position in the token,
- * two sparse ones (bytes 2-3 and 3-4 back), and the innermost two open
- * brackets (of [ { < and parentheses) with the last byte and with the word.  Each is hashed with the
+ * two sparse ones (bytes 2-3 and 3-4 back), the innermost open brackets
+ * (of [ { < and parentheses) with the last byte and with the word, the last
+ * 8 bytes, and the last three words.  Each is hashed with the
  * decision (the partial byte, or "the token ends here") into a slot of its
  * own table that holds two estimates: a direct adaptive probability (a
  * counter, counter.h) and a bit history, a small state counting the 0s and
@@ -13,9 +14,9 @@
  * A match model predicts the byte that followed the last occurrence of the
  * last MINLEN bytes.
  *
- * Their log odds (stretch), the token model's and a bias go into four linear
- * mixers whose weight sets are chosen by small contexts (the decision and
- * the token model's confidence, the partial byte, the match length, the
+ * Their log odds (stretch), the token model's and a bias go into three linear
+ * mixers whose weight sets are chosen by small contexts (the decision with
+ * the token model's confidence and the match, the partial byte, the
  * previous byte); their mean goes through two adaptive probability maps (by
  * the previous byte, by a hash of the last two) averaged with it.
  *
@@ -29,7 +30,7 @@
 #include "counter.h"
 #include "mathf.h"
 
-#define NCTX 13
+#define NCTX 15
 #define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
 #define DEPTH_CTX 8       /* the context that takes the position in the token */
 #define NIN (2 * NCTX + 3)
@@ -44,8 +45,7 @@
 #define SCAP 30           /* a bit history counts up to SCAP of each bit */
 #define N1 (9 * 8 * 3)    /* mixer 1: decision x token-model confidence x match */
 #define N2 (256 + 16)     /* mixer 2: partial byte, or the end at depth d */
-#define N3 (9 * 32)       /* mixer 3: decision x match length */
-#define N4 (256 * 9)      /* mixer 4: previous byte x decision */
+#define N3 (256 * 9)      /* mixer 3: previous byte x decision */
 #define KNOTS 25          /* of the adaptive maps, over [-ST_MAX, ST_MAX] */
 #define APM1_CTX (65536 + 4096)
 #define APM2_CTX 65536
@@ -78,7 +78,7 @@ struct ssx_cm {
     uint32_t bmask;
     int64_t pos;         /* bytes pushed */
     uint32_t c4, c8;     /* the last 8 bytes */
-    uint32_t word, word1;
+    uint32_t word, word1, word2;
     uint32_t nest;       /* the open brackets, two bits each, innermost lowest */
     int64_t line, line1; /* where the current and the previous line start */
     /* the match model */
@@ -89,8 +89,8 @@ struct ssx_cm {
     ssx_counter mc[MLB * 2];
     int mi;              /* the match counter in use, -1 none */
     /* mixing */
-    int32_t w1[N1][NIN], w2[N2][NIN], w3[N3][NIN], w4[N4][NIN];
-    int s[4], p[4];
+    int32_t w1[N1][NIN], w2[N2][NIN], w3[N3][NIN];
+    int s[3], p[3];
     uint16_t *apm1, *apm2;
     int a1, a2, aw;
     /* tables */
@@ -192,7 +192,6 @@ ssx_cm *ssx_cm_new(int bits) {
     for (int s = 0; s < N1; s++) x->w1[s][IN_TOK] = 65536;
     for (int s = 0; s < N2; s++) x->w2[s][IN_TOK] = 65536;
     for (int s = 0; s < N3; s++) x->w3[s][IN_TOK] = 65536;
-    for (int s = 0; s < N4; s++) x->w4[s][IN_TOK] = 65536;
     init_apm(x, x->apm1, APM1_CTX);
     init_apm(x, x->apm2, APM2_CTX);
     x->mi = -1;
@@ -210,11 +209,10 @@ void ssx_cm_free(ssx_cm *x) {
     free(x);
 }
 
-uint64_t ssx_cm_memory(const ssx_cm *x) {
-    uint64_t n = sizeof *x + (uint64_t)x->bmask + 1 + sizeof(int32_t) * ((uint64_t)x->mtmask + 1) +
+uint64_t ssx_cm_memory(int bits) {
+    uint64_t n = sizeof(ssx_cm) + ((uint64_t)1 << (bits - 1)) + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
                  sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
-    for (int i = 0; i < NCTX; i++) n += sizeof(uint32_t) * ((uint64_t)x->mask[i] + 1);
-    return n;
+    return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX - 1) * ((uint64_t)1 << bits));
 }
 
 static int is_letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
@@ -260,6 +258,7 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     if (is_letter(c)) {
         x->word = hash2(x->word, (uint32_t)(c >= 'A' && c <= 'Z' ? c + 32 : c));
     } else if (x->word) {
+        x->word2 = x->word1;
         x->word1 = x->word;
         x->word = 0;
     }
@@ -290,6 +289,8 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     x->h[10] = hash2(14, (x->c4 >> 16) & 0xFFFF);
     x->h[11] = hash2(hash2(26, x->nest & 0xFF), c);
     x->h[12] = hash2(hash2(25, x->nest & 0xFF), x->word);
+    x->h[13] = hash2(hash2(30, x->c4), x->c8);
+    x->h[14] = hash2(hash2(31, x->word), hash2(x->word1, x->word2));
     x->bkey = -1;
 }
 
@@ -356,7 +357,7 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
         x->x[2 * i + 1] = (i == O1 || si) && (v >> 8) & 0xFF ? stretch16(x, (int)(v >> 16)) : 0;
     }
     int kp = c0 ? 1 + k : 0; /* the decision: the end, or bit k */
-    int ms = 0, ml = 0;
+    int ms = 0;
     x->mi = -1;
     x->x[IN_MATCH] = 0;
     if (c0 && x->mlen > 0) {
@@ -366,7 +367,6 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
             x->mi = len * 2 + ((pb >> (7 - k)) & 1);
             x->x[IN_MATCH] = stretch16(x, ssx_counter_p(x->mc[x->mi]));
             ms = len < 16 ? 1 : 2;
-            ml = x->mlen < 16 ? x->mlen : 16 + (x->mlen < 46 ? (x->mlen - 16) / 2 : 15);
         }
     }
     int tst = clip_st(st);
@@ -378,15 +378,13 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int c1 = (int)(x->c4 & 0xFF);
     x->s[0] = (kp * 8 + cb) * 3 + ms;
     x->s[1] = c0 ? c0 : 256 + dc;
-    x->s[2] = kp * 32 + ml;
-    x->s[3] = c1 * 9 + kp;
+    x->s[2] = c1 * 9 + kp;
     int32_t d0 = dot(x->w1[x->s[0]], x->x), d1 = dot(x->w2[x->s[1]], x->x);
-    int32_t d2 = dot(x->w3[x->s[2]], x->x), d3 = dot(x->w4[x->s[3]], x->x);
+    int32_t d2 = dot(x->w3[x->s[2]], x->x);
     x->p[0] = squash(x, d0);
     x->p[1] = squash(x, d1);
     x->p[2] = squash(x, d2);
-    x->p[3] = squash(x, d3);
-    int sm = (d0 + d1 + d2 + d3) / 4;
+    int sm = (d0 + d1 + d2) / 3;
     int pm = squash(x, sm);
     /* the adaptive maps interpolate between the knots around sm */
     int pos = (sm + ST_MAX) * (KNOTS - 1);
@@ -424,7 +422,6 @@ void ssx_cm_update(ssx_cm *x, int bit) {
     train(x->w1[x->s[0]], x->x, (bit << 16) - x->p[0]);
     train(x->w2[x->s[1]], x->x, (bit << 16) - x->p[1]);
     train(x->w3[x->s[2]], x->x, (bit << 16) - x->p[2]);
-    train(x->w4[x->s[3]], x->x, (bit << 16) - x->p[3]);
     apm_learn(x->apm1 + x->a1, x->aw, bit);
     apm_learn(x->apm2 + x->a2, x->aw, bit);
 }

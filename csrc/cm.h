@@ -23,7 +23,8 @@ typedef struct ssx_cm ssx_cm;
 #define SSX_CM_MAX_BITS 26
 ssx_cm *ssx_cm_new(int bits);
 void ssx_cm_free(ssx_cm *x);
-uint64_t ssx_cm_memory(const ssx_cm *x);
+/* The bytes a mixer of these table bits allocates. */
+uint64_t ssx_cm_memory(int bits);
 /* The next byte of the text is known. */
 void ssx_cm_push(ssx_cm *x, uint8_t byte);
 /* P(1) of the next decision: c0 is the byte's bits so far behind a leading 1

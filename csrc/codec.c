@@ -97,6 +97,13 @@ void ssx_codec_free(ssx_codec *k) {
     free(k);
 }
 
+uint64_t ssx_codec_memory(int32_t V, int64_t block_size) {
+    /* the body grows by doubling to at most about 4 bytes a token, and a
+     * token is at least a byte; the compact ids of the block's tokens */
+    return sizeof(ssx_codec) + (uint64_t)V + 8 * (uint64_t)block_size + 4096 +
+           sizeof(int32_t) * (uint64_t)block_size;
+}
+
 void ssx_codec_stats(const ssx_codec *k, ssx_stats *st) {
     if (!k) return;
     st->new_tokens = k->st.new_tokens;

@@ -58,6 +58,8 @@ void ssx_dist_learn(ssx_model *m, int32_t c);
 typedef struct ssx_codec ssx_codec;
 ssx_codec **ssx_dist_codec(ssx_model *m);
 void ssx_codec_free(ssx_codec *k);
+/* The most a coder allocates for blocks of up to block_size bytes. */
+uint64_t ssx_codec_memory(int32_t V, int64_t block_size);
 /* The coder's share of the statistics (new tokens, code lengths, bytes). */
 void ssx_codec_stats(const ssx_codec *k, ssx_stats *st);
 

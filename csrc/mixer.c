@@ -455,6 +455,8 @@ int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, con
     return x->nrec;
 }
 
+uint64_t ssx_mixer_memory(int32_t cap) { return sizeof(ssx_mixer) + sizeof(int32_t) * (uint64_t)cap; }
+
 int ssx_mixer_reserve(ssx_mixer *x, int32_t cap) {
     if (cap <= x->atcap) return 0;
     int32_t *a = (int32_t *)realloc(x->at, sizeof(int32_t) * (size_t)cap);

@@ -52,6 +52,8 @@ void ssx_mixer_class_sums(const float *e, const uint8_t *cls, int64_t n, double 
 int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
                         const double *csum, const ssx_mix_in *in, const ssx_ngram *g,
                         double **w, double *grad, int cap);
+/* The bytes a mixer with room for cap compact ids allocates. */
+uint64_t ssx_mixer_memory(int32_t cap);
 /* Room for compact ids below cap; 0 or -1 (no memory). */
 int ssx_mixer_reserve(ssx_mixer *x, int32_t cap);
 /* After update: y becomes the most recent token. */

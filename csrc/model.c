@@ -95,6 +95,41 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     return m;
 }
 
+/* The slots for n live tokens: a quarter more than before at least (few
+ * regrowths however small the blocks), rounded up to SLOT_STEP, and never
+ * far above n (memory follows the live vocabulary, not a power of two). */
+#define SLOT_STEP 64
+
+static int64_t slot_cap(int64_t old, int64_t n) {
+    int64_t cap = old + old / 4 > n ? old + old / 4 : n;
+    return (cap + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
+}
+
+/* Per live slot: c2g, count, prior, logits, e, freq, unseen_m, unseen_z,
+ * ccls; per segment of SSX_CODE_SEG: segsum, segcsum, segdot, segtot, segmx. */
+#define SLOT_BYTES (6 * 4 + 2 * 4 + 1)
+#define SEG_BYTES (8 + SSX_MIX_CSUM * 8 + SSX_MAX_DOT * 8 + 8 + 4)
+/* Token spellings are counted at this many bytes a token (bpe48k: 7). */
+#define SPELLING_BOUND 32
+
+uint64_t ssx_memory_estimate(const ssx_config *cfg, int64_t content_size, int64_t block_size) {
+    if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB || block_size < 0) return 0;
+    int64_t V = cfg->vocab_size, live = content_size >= 0 && content_size < V ? content_size : V;
+    int64_t cap = slot_cap(0, live > 256 ? live : 256);
+    uint64_t n = sizeof(ssx_model) + 5 * (uint64_t)V + (uint64_t)cap * SLOT_BYTES +
+                 ((uint64_t)cap / SSX_CODE_SEG + 1) * SEG_BYTES +
+                 ssx_codec_memory((int32_t)V, block_size);
+    int32_t c = (int32_t)cap, comp = cfg->components;
+    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(c);
+    if (comp & SSX_USE_NGRAM) n += ssx_ngram_memory_bound((uint64_t)cfg->ngram_mem_mb << 20);
+    if (comp & SSX_USE_MIX) n += ssx_mixer_memory(c) + (comp & SSX_MIX_NO_SSE ? 0 : ssx_sse_memory());
+    if ((comp & SSX_USE_TREE) && (cfg->cm_bits < SSX_CM_MIN_BITS || cfg->cm_bits > SSX_CM_MAX_BITS))
+        return 0;
+    if (comp & SSX_USE_TREE)
+        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, c) + ssx_cm_memory(cfg->cm_bits);
+    return n;
+}
+
 void ssx_model_free(ssx_model *m) {
     if (!m) return;
     free(m->g2c);
@@ -181,9 +216,7 @@ static int grow(void **p, size_t elem, int32_t old, int32_t cap) {
 
 int ssx_model_reserve(ssx_model *m, int32_t n) {
     if (n <= m->cap) return SSX_OK;
-    int64_t cap = m->cap ? m->cap : 256;
-    while (cap < n) cap *= 2;
-    cap = SSX_PAD(cap);
+    int64_t cap = slot_cap(m->cap, n > 256 ? n : 256);
     int32_t old = m->cap, c = (int32_t)cap;
     if (grow((void **)&m->c2g, sizeof(int32_t), old, c) ||
         grow((void **)&m->count, sizeof(uint32_t), old, c) ||

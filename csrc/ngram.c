@@ -147,6 +147,11 @@ void ssx_ngram_free(ssx_ngram *g) {
 
 uint64_t ssx_ngram_memory(const ssx_ngram *g) { return g->mem; }
 
+/* The budget counts what the tables hold.  Growing the arena or the history
+ * by realloc holds no second copy for long (the C library moves large
+ * blocks by remapping their pages); a sixteenth of slack for what does. */
+uint64_t ssx_ngram_memory_bound(uint64_t mem_limit) { return sizeof(ssx_ngram) + mem_limit + mem_limit / 16; }
+
 static int64_t find(const ssx_ngram *g, int o, uint64_t h, int64_t *empty) {
     const table *t = &g->tab[o];
     int k = ORDER[o], gap = GAP[o];

@@ -18,7 +18,8 @@ void ssx_ngram_free(ssx_ngram *g);
 void ssx_ngram_predict(ssx_ngram *g, float s, float *logits);
 /* Learn the token that followed the current context; 0 or -1 (no memory). */
 int ssx_ngram_update(ssx_ngram *g, int32_t tok);
-uint64_t ssx_ngram_memory(const ssx_ngram *g);
+uint64_t ssx_ngram_memory(const ssx_ngram *g); /* bytes the tables hold now */
+uint64_t ssx_ngram_memory_bound(uint64_t mem_limit); /* the most they allocate */
 
 /* ---- the same knowledge as features, for the learned mixer (mixer.c) ---- */
 #define SSX_NGRAM_ORDERS 9  /* contiguous contexts: 1-7, 15 and 31 tokens */

@@ -32,6 +32,8 @@ ssx_sse *ssx_sse_new(void) {
 
 void ssx_sse_free(ssx_sse *s) { free(s); }
 
+uint64_t ssx_sse_memory(void) { return sizeof(ssx_sse); }
+
 static double squash(double x) { return 1.0 / (1.0 + ssx_exp(-x)); }
 
 double ssx_sse_refine(ssx_sse *s, double et, double sum, int ctx) {

@@ -8,6 +8,7 @@ typedef struct ssx_sse ssx_sse;
 
 ssx_sse *ssx_sse_new(void);
 void ssx_sse_free(ssx_sse *s);
+uint64_t ssx_sse_memory(void);
 /* The top token has probability et / sum; ctx < SSX_SSE_CTX.  Returns the
  * factor its et is to be multiplied by. */
 #define SSX_SSE_CTX 64

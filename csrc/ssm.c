@@ -228,6 +228,16 @@ void ssx_ssm_free(ssx_ssm *s) {
     free(s);
 }
 
+uint64_t ssx_ssm_memory(int32_t cap) {
+    uint64_t rows = (uint64_t)cap * DM * sizeof(float), ld = (uint64_t)ld_of(cap);
+    uint64_t nsb = ((uint64_t)cap + SB_ROWS - 1) / SB_ROWS;
+    return sizeof(ssx_ssm) + 4 * (uint64_t)NFIX * sizeof(float) +
+           8 * rows + rows / 2 +                  /* E, W and their state; a regrow's copy */
+           (uint64_t)cap * (1 + sizeof(int64_t)) + /* etouched, ecur */
+           ld * sizeof(float) * (1 + 2 * TM) +    /* Lc, X, Lb */
+           nsb * TM * (sizeof(float) * (1 + DM * 8) + 2 * sizeof(double));
+}
+
 void ssx_ssm_set_threads(ssx_ssm *s, int threads) { s->threads = threads < 1 ? 1 : threads; }
 
 static int regrow(float **p, size_t old, size_t n) {

@@ -17,6 +17,8 @@ typedef struct ssx_ssm ssx_ssm;
 /* steps: Adam steps per chunk after the warm-up (chunks 1-10 take 8, 11-30 4). */
 ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth, int steps);
 void ssx_ssm_free(ssx_ssm *s);
+/* An upper bound of the bytes an SSM with room for cap rows allocates. */
+uint64_t ssx_ssm_memory(int32_t cap);
 void ssx_ssm_set_threads(ssx_ssm *s, int threads);
 /* Room for `cap` vocabulary rows (a multiple of 8); 0 or -1 on no memory. */
 int ssx_ssm_reserve(ssx_ssm *s, int32_t cap);

@@ -56,6 +56,10 @@ typedef struct ssx_stats {
 typedef struct ssx_model ssx_model;
 
 void ssx_config_default(ssx_config *cfg);
+/* An upper bound of the bytes a model of this configuration allocates when
+ * it codes content_size bytes (-1: unknown) in blocks of at most block_size
+ * bytes; 0 for a configuration that ssx_model_new refuses on its size. */
+uint64_t ssx_memory_estimate(const ssx_config *cfg, int64_t content_size, int64_t block_size);
 /* Returns NULL (and *err) when the configuration is invalid or memory is short. */
 ssx_model *ssx_model_new(const ssx_config *cfg, int *err);
 void ssx_model_free(ssx_model *m);

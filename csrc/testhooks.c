@@ -10,6 +10,8 @@
 
 void ssx_test_lookahead(ssx_model *m, int on) { m->lookahead = on; }
 
+uint64_t ssx_test_ngram_memory(const ssx_model *m) { return m->ngram ? ssx_ngram_memory(m->ngram) : 0; }
+
 double ssx_test_tree_check(ssx_model *m) {
     if (!m->tree || m->live < 1) return -1.0;
     ssx_fpenv env = ssx_fp_enter();

@@ -42,5 +42,7 @@ int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, doubl
  * probability e / sum.  Returns the largest relative difference, or -1 when
  * the model has no tree or no live token. */
 double ssx_test_tree_check(ssx_model *m);
+/* The bytes the n-gram tables hold now (0 without them). */
+uint64_t ssx_test_ngram_memory(const ssx_model *m);
 
 #endif

@@ -68,6 +68,13 @@ static int sort_entries(entry *v, int32_t n) {
     return 0;
 }
 
+uint64_t ssx_tree_memory(int32_t V, int64_t spelling_bytes, int32_t cap) {
+    return sizeof(ssx_tree) + (uint64_t)spelling_bytes + sizeof(int64_t) * ((uint64_t)V + 1) +
+           sizeof(entry) * ((uint64_t)V + 1) + /* the sort's scratch */
+           (uint64_t)cap * (3 * sizeof(int32_t) + sizeof(uint8_t *) + 1) +
+           sizeof(double) * ((uint64_t)cap / SSX_TREE_BLOCK + 1);
+}
+
 int ssx_tree_set_spellings(ssx_tree *t, const uint8_t *bytes, const int64_t *off, int32_t n) {
     if (n < 1 || t->live || off[0] != 0) return SSX_ERR_PARAM;
     for (int32_t g = 0; g < n; g++) {

@@ -17,6 +17,9 @@
 typedef struct ssx_tree ssx_tree;
 
 ssx_tree *ssx_tree_new(void);
+/* The bytes a tree allocates for V spellings of spelling_bytes in all and
+ * room for cap live tokens. */
+uint64_t ssx_tree_memory(int32_t V, int64_t spelling_bytes, int32_t cap);
 void ssx_tree_free(ssx_tree *t);
 /* The bytes of every token of the global vocabulary: token g is
  * bytes[off[g] .. off[g + 1]), 1 to SSX_TREE_MAX_LEN bytes; n + 1 offsets.

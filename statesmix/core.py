@@ -50,6 +50,26 @@ def default_config():
     return {name: getattr(cfg, name) for name in CONFIG_FIELDS}
 
 
+def _c_config(config):
+    cfg = ffi.new("ssx_config *")
+    lib.ssx_config_default(cfg)
+    for key, value in config.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def memory_bound(config, content_size, block_size):
+    """The C core's bound of the bytes a model of this configuration
+    allocates (ssx_memory_estimate); content_size -1 when unknown."""
+    try:
+        n = lib.ssx_memory_estimate(_c_config(config), content_size, block_size)
+    except (OverflowError, TypeError):
+        n = 0
+    if n == 0:
+        raise StateSMixError("invalid model configuration")
+    return n
+
+
 class Model:
     """The adaptive model of one stream; blocks must be coded in order.
 
@@ -59,10 +79,7 @@ class Model:
     caller stream output and react to signals between them."""
 
     def __init__(self, config):
-        cfg = ffi.new("ssx_config *")
-        lib.ssx_config_default(cfg)
-        for key, value in config.items():
-            setattr(cfg, key, value)
+        cfg = _c_config(config)
         err = ffi.new("int *")
         ptr = lib.ssx_model_new(cfg, err)
         if ptr == ffi.NULL:

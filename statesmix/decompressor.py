@@ -141,7 +141,8 @@ class StateSMixDecompressor:
                                      % header.preset) from None
         if config["vocab_size"] != vocab.size:
             raise StateSMixError("corrupt stream header (vocabulary size)")
-        check_memory(config, header.block_size, self._memory_limit, "this stream")
+        check_memory(config, header.block_size, self._memory_limit, "this stream",
+                     header.content_size)
         try:
             self._model = open_model(config, vocab,
                                      for_model(self._threads, header.content_size))

@@ -3,10 +3,17 @@ from ._core import lib
 from .errors import StateSMixError
 from .units import fmt_bytes
 
+_MiB = 1 << 20
+
 # the component bits of the C core (statesmix.h)
 COUNT, SSM, NGRAM, MIX, TREE = (lib.SSX_USE_COUNT, lib.SSX_USE_SSM, lib.SSX_USE_NGRAM,
                                 lib.SSX_USE_MIX, lib.SSX_USE_TREE)
-NO_SSE = lib.SSX_MIX_NO_SSE
+NO_SSE, NO_CLASS = lib.SSX_MIX_NO_SSE, lib.SSX_MIX_NO_CLASS
+# the token-tree presets code tokens bit by bit, mixed with byte contexts
+# (csrc/tree.c, cm.c); that mixing refines the top token better than the
+# token model's own refinement, which they leave out
+CM = COUNT | NGRAM | TREE
+CM_MIX = CM | MIX | NO_SSE
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -17,14 +24,28 @@ PRESETS = {
     3: ("paper", COUNT | SSM | NGRAM),
     4: ("plus", COUNT | SSM | NGRAM | MIX),
     5: ("ngram-plus", COUNT | NGRAM | MIX),
-    6: ("cm", COUNT | SSM | NGRAM | MIX | TREE | NO_SSE),
+    6: ("cm", CM_MIX | SSM),
+    7: ("fast", CM),
+    8: ("light", CM_MIX | NO_CLASS),
+    9: ("ngram-cm", CM_MIX),
+    10: ("cm-32", CM_MIX | SSM),
+    11: ("cm-2", CM_MIX | SSM),
+    12: ("max", CM_MIX | SSM),
+}
+# id -> SSM training that differs from model_config's defaults: shorter
+# chunks (more steps, each on fewer tokens) or more steps per chunk
+OVERRIDES = {
+    10: {"chunk": 32},
+    11: {"train_steps": 2},
+    12: {"chunk": 32, "train_steps": 2},
 }
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
 BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
-# compression level -> preset id
-LEVELS = {1: 0, 2: 2, 3: 5, 4: 1, 5: 3, 6: 4, 7: 4, 8: 4, 9: 4}
+# compression level -> preset id: each level at least as small as the one
+# below, and slower only where smaller (bench/results/levels.md)
+LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 6, 7: 10, 8: 11, 9: 12}
 DEFAULT_LEVEL = 6
 
 
@@ -41,13 +62,26 @@ def cm_bits(content_size):
     return min(max(bits, CM_BITS_MIN), CM_BITS_MAX)
 
 
+# The n-gram tables may hold this many bytes per byte of input (text takes
+# 110-170, random bytes 660: they stop growing there, where they would not
+# help), between these bounds in MiB; an unknown size gets the most.
+NGRAM_BYTES_PER_BYTE, NGRAM_MB_MIN, NGRAM_MB_MAX = 224, 8, 1024
+
+
+def ngram_mem_mb(content_size):
+    if content_size is None:
+        return NGRAM_MB_MAX
+    mb = -(-int(content_size) * NGRAM_BYTES_PER_BYTE // _MiB)
+    return min(max(mb, NGRAM_MB_MIN), NGRAM_MB_MAX)
+
+
 def model_config(preset_id, vocab_size, content_size=None):
     """The full C model configuration of a preset; `content_size`, the
     input's length when known, sizes the tables that grow with it."""
     if preset_id not in PRESETS:
         raise StateSMixError("unknown preset id %d" % preset_id)
     components = PRESETS[preset_id][1]
-    return {
+    config = {
         "components": components,
         "vocab_size": vocab_size,
         "count_scale": 0.1,
@@ -60,13 +94,15 @@ def model_config(preset_id, vocab_size, content_size=None):
         # the published 0.12; under learned mixing a smoother SSM pays
         # (enwik6: 235,538 bytes against 235,824)
         "label_smooth": 0.2 if components & MIX else 0.12,
-        "ngram_mem_mb": 1024,
+        "ngram_mem_mb": ngram_mem_mb(content_size),
         # Adam steps per chunk after the warm-up: the published 2; under
         # learned mixing 1 (enwik6, chunks of 32: 224,966 bytes in 54.7 s
         # against 224,504 in 75.4 s, 2 threads)
         "train_steps": 1 if components & MIX else 2,
         "cm_bits": cm_bits(content_size),
     }
+    config.update(OVERRIDES.get(preset_id, {}))
+    return config
 
 
 def resolve(level=None, preset=None):
@@ -99,51 +135,30 @@ def preset_name(preset_id):
 
 # ---------------------------------------------------------------- memory
 
-_MiB = 1 << 20
-_BASE_MEMORY = 16 * _MiB       # interpreter-side buffers, tables, slack
-_SSM_DM, _SSM_TMAX, _SSM_SB_ROWS = 32, 64, 512   # csrc/ssm.h, csrc/ssm.c
+# What a process running one stream holds besides the model: the
+# interpreter, numpy, tokenizers and the loaded vocabulary (measured: 90 MiB).
+_BASE_MEMORY = 92 * _MiB
 
 
-def memory_estimate(config, block_size):
-    """An upper bound, in bytes, of the memory one stream's model and block
-    buffers may need, computed from the configuration alone (docs/format.md,
-    "Memory").  The vocabulary's own tables are not included.
-
-    * per global token id: 5 bytes (id map and marks);
-    * per live-vocabulary slot (capacity: V rounded up to a power of two,
-      at least 256): 32 bytes of coder arrays (4 more with learned mixing:
-      the recency-rank index), and with the SSM 8 rows of
-      DM floats (embeddings, output rows, their gradients and Adam moments),
-      a TMAX-float chunk buffer and the coding position's logit, a second
-      TMAX-float buffer for the encoder's look-ahead logits, the
-      kernels' partial sums and maxima, and
-      9 bytes of embedding-row state;
-    * with the n-gram tables: their limit, ngram_mem_mb MiB;
-    * 16 bytes per byte of block_size (input, token and output buffers);
-    * a constant 16 MiB.
-    """
-    V = max(int(config["vocab_size"]), 0)
-    comp = int(config["components"])
-    cap = 256
-    while cap < V:
-        cap *= 2
-    per_slot = 32 + (4 if comp & MIX else 0)
-    if comp & SSM:
-        per_slot += 8 * _SSM_DM * 4 + 9 + 2 * _SSM_TMAX * 4 + 4 \
-            + (_SSM_TMAX * _SSM_DM * 8 * 4 + _SSM_TMAX * 2 * 8 + _SSM_TMAX * 4) \
-            // _SSM_SB_ROWS + 1
-    total = _BASE_MEMORY + 5 * V + cap * per_slot + 16 * int(block_size)
-    if comp & NGRAM:
-        total += int(config["ngram_mem_mb"]) * _MiB
-    return total
+def memory_estimate(config, block_size, content_size=None):
+    """An upper bound, in bytes, of the peak memory of a process coding one
+    stream of this configuration: the C core's bound for the model
+    (ssx_memory_estimate: every table at the size its configuration allows,
+    the live vocabulary at most the content size), 16 bytes per byte of a
+    block on the Python side (input, tokens, output), and the process's
+    base (docs/format.md, "Memory")."""
+    from .core import memory_bound
+    n = -1 if content_size is None else int(content_size)
+    block = int(block_size) if n < 0 else min(int(block_size), max(n, 1))
+    return _BASE_MEMORY + memory_bound(config, n, block) + 16 * block
 
 
-def check_memory(config, block_size, limit, what):
+def check_memory(config, block_size, limit, what, content_size=None):
     """Raise StateSMixError when memory_estimate() exceeds `limit` bytes
     (None: no limit)."""
     if limit is None:
         return
-    need = memory_estimate(config, block_size)
+    need = memory_estimate(config, block_size, content_size)
     if need > limit:
         raise StateSMixError(
             "%s needs up to %s of memory (model %s, vocabulary of %d tokens, "

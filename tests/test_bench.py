@@ -125,3 +125,38 @@ def test_download_errors_are_one_line(tmp_path):
     assert r.returncode == 2
     assert "fails verification" in r.stderr and r.stderr.count("\n") == 1
     assert not (tmp_path / "cache" / "enwik8").exists()
+
+
+@pytest.mark.skipif(not __import__("shutil").which("zpaq"), reason="zpaq is not installed "
+                    "(Debian: apt-get install zpaq)")
+def test_zpaq_entry(sample, tmp_path):
+    out = tmp_path / "out"
+    r = run_bench("--enwik8", sample, "--sizes", SIZE, "--only", "zpaq", "--out", out,
+                  "--no-plots")
+    assert r.returncode == 0, r.stderr
+    (e,) = json.loads(results(out)[0].read_text())["entries"]
+    assert e["key"] == "zpaq:-m5" and e["status"] == "ok" and e["verified"] is True
+    assert 0 < e["compressed_bytes"] < SIZE
+
+
+def test_levels_table():
+    """bench.levels turns a run of the levels' presets into the table and
+    says whether the ladder climbs."""
+    sys.path.insert(0, str(REPO))
+    from bench import levels
+    from statesmix.presets import LEVELS, preset_name
+    names = sorted({preset_name(p) for p in LEVELS.values()},
+                   key=lambda n: min(lv for lv, p in LEVELS.items() if preset_name(p) == n))
+    res = {"machine": {"cpu": "test"}, "threads": 2, "statesmix_version": "0",
+           "git_commit": "x", "started": "2026-12-02T00:00:00Z",
+           "entries": [{"compressor": "statesmix", "settings": "preset " + n, "status": "ok",
+                        "compressed_bytes": 300_000 - 1000 * i, "bpb": 2.0,
+                        "compress_s": 10.0 + i, "decompress_s": 10.0 + i,
+                        "compress_kbps": 50.0, "peak_rss_mb": 300.0}
+                       for i, n in enumerate(names)]}
+    rows = levels.ladder(res)
+    assert [lv for lv, _, _ in rows] == list(range(1, 10))
+    assert levels.check(rows) == []
+    assert "The ladder climbs" in levels.render(res, rows)
+    res["entries"][-1]["compressed_bytes"] = 400_000      # the top level grew
+    assert levels.check(levels.ladder(res))

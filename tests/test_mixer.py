@@ -92,10 +92,21 @@ def test_learned_mixing_beats_fixed():
     assert len(learned) < 0.9 * len(fixed)
 
 
-def test_default_is_plus():
+def test_default_is_cm():
     d = statesmix.StateSMixDecompressor()
     d.decompress(statesmix.compress(b"hello hello hello"))
-    assert presets.preset_name(d.header.preset) == "plus"
+    assert presets.preset_name(d.header.preset) == "cm"
+
+
+def test_levels_climb():
+    """Every level's preset is at least as heavy as the one below: the
+    ladder never drops a component, and a heavier SSM schedule only comes
+    at the top (bench/results/levels.md measures it)."""
+    comps = [presets.PRESETS[presets.LEVELS[lv]][1] for lv in range(1, 10)]
+    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm"]
+    for low, high in zip(comps, comps[1:]):
+        core_bits = presets.COUNT | presets.SSM | presets.NGRAM | presets.MIX | presets.TREE
+        assert low & core_bits == low & high & core_bits
 
 
 def test_token_classes():
