@@ -433,8 +433,8 @@ def check_index(entries, streams):
     """Raise StateSMixError unless the index `entries` describes the last
     streams of `streams` ([(raw_len, compressed_len)], those after the
     previous index): an index describes the streams right before it."""
-    if len(entries) > len(streams) or \
-            [tuple(e) for e in entries] != [tuple(s) for s in streams[len(streams) - len(entries):]]:
+    last = streams[len(streams) - len(entries):]
+    if len(entries) > len(streams) or [tuple(e) for e in entries] != [tuple(s) for s in last]:
         raise StateSMixError("the frame index does not match the streams before it")
 
 

@@ -25,8 +25,9 @@ whatever compressed bytes it returns at once (the compressor emits a block
 whenever more than block_size bytes are pending); close() flushes the last
 block and the stream trailer.  With `frame_size` the file is written in
 independent frames (frames.FrameCompressor) and close() adds the index.
-Append mode ("a") adds a new stream after the existing ones.  Every argument is checked before the file is opened, so a
-bad one never truncates an existing file.
+Append mode ("a") adds a new stream after the existing ones.  Every
+argument is checked before the file is opened, so a bad one never
+truncates an existing file.
 """
 import builtins
 import concurrent.futures as cf

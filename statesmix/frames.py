@@ -157,7 +157,7 @@ class FrameCompressor:
         if not self._pool.parallel:
             self._queue.append((len(frame), self._here(frame)))
             return
-        if self._pool.own and not (self._held or self._entries or self._queue):
+        if self._pool.own and self._held is None and not (self._entries or self._queue):
             self._held = frame      # no processes for a single frame
             return
         for f in ([self._held] if self._held is not None else []) + [frame]:
@@ -214,7 +214,7 @@ class FrameCompressor:
     def flush(self) -> bytes:
         """The last frames and the index."""
         def work():
-            if self._buf or not (self._entries or self._queue or self._held):
+            if self._buf or not (self._entries or self._queue or self._held is not None):
                 self._submit(bytes(self._buf))
                 self._buf.clear()
             if self._held is not None:

@@ -29,7 +29,7 @@ FRAME = 8192
 
 @pytest.fixture(scope="module")
 def framed():
-    return statesmix.compress(DATA, level=1, frame_size=FRAME)
+    return statesmix.compress(DATA, preset="count", frame_size=FRAME)
 
 
 class MemoExecutor(cf.Executor):
@@ -83,14 +83,14 @@ def test_frames_are_streams_then_an_index(framed):
 
 
 def test_output_does_not_depend_on_workers_or_executor(framed):
-    assert statesmix.compress(DATA, level=1, frame_size=FRAME, workers=2) == framed
+    assert statesmix.compress(DATA, preset="count", frame_size=FRAME, workers=2) == framed
     with cf.ThreadPoolExecutor(3) as ex:
-        assert statesmix.compress(DATA, level=1, frame_size=FRAME, executor=ex,
+        assert statesmix.compress(DATA, preset="count", frame_size=FRAME, executor=ex,
                                   in_flight=1) == framed
-    assert statesmix.compress(DATA, level=1, frame_size=FRAME, threads=2, workers=10_000,
+    assert statesmix.compress(DATA, preset="count", frame_size=FRAME, threads=2, workers=10_000,
                               in_flight=5) == framed
     bio = io.BytesIO()
-    with statesmix.open(bio, "wb", level=1, frame_size=FRAME, workers=2) as f:
+    with statesmix.open(bio, "wb", preset="count", frame_size=FRAME, workers=2) as f:
         for i in range(0, len(DATA), 5000):
             f.write(DATA[i:i + 5000])
     assert bio.getvalue() == framed
@@ -105,27 +105,28 @@ def test_framed_round_trips(framed):
     assert r.readall() == DATA
     assert r.indexes == 1 and not r.trailing and len(r.streams) == r.streams_started > 1
     # an empty input is one empty frame
-    empty = statesmix.compress(b"", level=1, frame_size=FRAME)
+    empty = statesmix.compress(b"", preset="count", frame_size=FRAME)
     assert statesmix.decompress(empty) == b""
     assert len(streams_of(empty)[0]) == 1
     # a frame too large for the memory limit is refused before any work
     with pytest.raises(StateSMixError, match="memory limit"):
-        statesmix.compress(DATA, level=2, frame_size=FRAME, memory_limit=1 << 20)
+        statesmix.compress(DATA, preset="ngram", frame_size=FRAME, memory_limit=1 << 20)
 
 
 def test_frame_arguments_are_checked():
     for bad, err in (({"frame_size": 10}, ValueError), ({"frame_size": 1 << 40}, ValueError),
-                     ({"frame_size": "4M"}, TypeError), ({"frame_size": FRAME, "workers": -1}, ValueError),
+                     ({"frame_size": "4M"}, TypeError),
+                     ({"frame_size": FRAME, "workers": -1}, ValueError),
                      ({"frame_size": FRAME, "in_flight": 0}, ValueError),
                      ({"frame_size": FRAME, "executor": object()}, TypeError),
                      ({"executor": cf.ThreadPoolExecutor(1)}, TypeError)):
         with pytest.raises(err):
-            statesmix.compress(DATA, level=1, **bad)
+            statesmix.compress(DATA, preset="count", **bad)
     with pytest.raises(ValueError):
         statesmix.StateSMixFile(io.BytesIO(), "rb", frame_size=FRAME)
     with pytest.raises(ValueError):
         statesmix.StateSMixFile(io.BytesIO(), "wb", frame_size=FRAME, content_size=5)
-    c = FrameCompressor(1, frame_size=FRAME)
+    c = FrameCompressor(preset="count", frame_size=FRAME)
     c.compress(b"abc")
     c.flush()
     with pytest.raises(ValueError):
@@ -135,7 +136,7 @@ def test_frame_arguments_are_checked():
 
 
 def test_concatenated_framed_files_chain_their_indexes(framed):
-    both = framed + statesmix.compress(DATA[:5000], level=1) + framed
+    both = framed + statesmix.compress(DATA[:5000], preset="count") + framed
     assert statesmix.decompress(both) == DATA + DATA[:5000] + DATA
     r = StreamReader(io.BytesIO(both))
     assert r.readall() == DATA + DATA[:5000] + DATA and r.indexes == 2 and not r.trailing
@@ -148,7 +149,7 @@ def test_concatenated_framed_files_chain_their_indexes(framed):
     layout = ct.walk(io.BytesIO(both))
     assert len(layout.indexes) == 2 and layout.damaged_index is None
     # an index that describes more streams than came before it is damaged
-    one = statesmix.compress(DATA[:3000], level=1)
+    one = statesmix.compress(DATA[:3000], preset="count")
     blob = one + ct.pack_index([(3000, len(one)), (3000, len(one))])
     assert ct.walk(io.BytesIO(blob)).damaged_index == len(one)
     r = StreamReader(io.BytesIO(blob))
@@ -237,7 +238,7 @@ def test_reading_1k_in_the_middle_of_16_mb_decodes_one_frame():
     chunk = make_text((1 << 18) - 1, 11) + b"\n"
     data = chunk * 64
     ex = MemoExecutor()
-    blob = statesmix.compress(data, level=1, frame_size=len(chunk), executor=ex)
+    blob = statesmix.compress(data, preset="count", frame_size=len(chunk), executor=ex)
     assert ex.calls == 1 and len(data) == 16 << 20
     pos = (8 << 20) + 12345
     for name, b in [("index", blob)] + list(_damaged(blob).items()):
@@ -283,7 +284,7 @@ def test_dask_cluster_compresses_the_same_bytes(framed):
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         ex = client.get_executor()
-        assert statesmix.compress(DATA, level=1, frame_size=FRAME, executor=ex) == framed
+        assert statesmix.compress(DATA, preset="count", frame_size=FRAME, executor=ex) == framed
         assert statesmix.decompress(framed, executor=ex) == DATA
 
 
@@ -334,13 +335,13 @@ def _run(args, capsys):
 def test_cli_frames(tmp_path, capsys, framed):
     src = tmp_path / "doc.txt"
     src.write_bytes(DATA)
-    status, out, err = _run(["-1", "--frame-size", "8K", "-T", "2", src], capsys)
+    count = ["--preset", "count", "--frame-size", "8K"]
+    status, out, err = _run(count + ["-T", "2", src], capsys)
     assert status == 0 and err == ""
     ssx = tmp_path / "doc.txt.ssx"
     assert ssx.read_bytes() == framed
     other = tmp_path / "other.ssx"
-    status, out, err = _run(["-1", "--frame-size", "8K", "-T", "10000", "-o", other, src],
-                            capsys)
+    status, out, err = _run(count + ["-T", "10000", "-o", other, src], capsys)
     assert status == 0 and other.read_bytes() == framed
     os.unlink(other)
     status, out, err = _run(["-l", ssx], capsys)
@@ -363,7 +364,7 @@ def test_cli_frames(tmp_path, capsys, framed):
     status, out, err = _run(["-l", bad], capsys)
     assert status == 0 and "Index: damaged" in out
     # --rm verifies the framed output before it removes the input
-    status, out, err = _run(["-1", "--frame-size", "8K", "--rm", "-f", src], capsys)
+    status, out, err = _run(count + ["--rm", "-f", src], capsys)
     assert status == 0 and not src.exists() and ssx.read_bytes() == framed
 
 
