@@ -56,7 +56,7 @@ def plan(level, preset, block_size, vocabulary, content_size, memory_limit, conf
     custom = ct.config_bytes(cfg) != ct.config_bytes(standard)
     header = ct.Header(preset_id, level or 0, vocab.id, vocab.sha256, bs,
                        cfg if custom else None, content_size)
-    check_memory(cfg, bs, memory_limit, "compression", content_size)
+    check_memory(cfg, bs, memory_limit, "compression", content_size, compressing=True)
     return vocab, header, cfg
 
 

@@ -136,29 +136,36 @@ def preset_name(preset_id):
 # ---------------------------------------------------------------- memory
 
 # What a process running one stream holds besides the model: the
-# interpreter, numpy, tokenizers and the loaded vocabulary (measured: 90 MiB).
-_BASE_MEMORY = 92 * _MiB
+# interpreter, numpy, tokenizers and the loaded vocabulary (measured: 91 MiB
+# on an AMD machine, 99 MiB on another CI machine of the same kind).
+_BASE_MEMORY = 102 * _MiB
+# Python's bytes per byte of a block: input, tokens and output when
+# decompressing; compressing adds the tokenizer's encodings of the block.
+_BLOCK_MEMORY = 16
+_TOKENIZE_MEMORY = 64
 
 
-def memory_estimate(config, block_size, content_size=None):
+def memory_estimate(config, block_size, content_size=None, compressing=False):
     """An upper bound, in bytes, of the peak memory of a process coding one
     stream of this configuration: the C core's bound for the model
     (ssx_memory_estimate: every table at the size its configuration allows,
     the live vocabulary at most the content size), 16 bytes per byte of a
-    block on the Python side (input, tokens, output), and the process's
-    base (docs/format.md, "Memory")."""
+    block on the Python side (input, tokens, output; 64 when `compressing`,
+    for the tokenizer's encodings), and the process's base (docs/format.md,
+    "Memory").  A stream's header states the decompressing estimate."""
     from .core import memory_bound
     n = -1 if content_size is None else int(content_size)
     block = int(block_size) if n < 0 else min(int(block_size), max(n, 1))
-    return _BASE_MEMORY + memory_bound(config, n, block) + 16 * block
+    per_byte = _TOKENIZE_MEMORY if compressing else _BLOCK_MEMORY
+    return _BASE_MEMORY + memory_bound(config, n, block) + per_byte * block
 
 
-def check_memory(config, block_size, limit, what, content_size=None):
+def check_memory(config, block_size, limit, what, content_size=None, compressing=False):
     """Raise StateSMixError when memory_estimate() exceeds `limit` bytes
     (None: no limit)."""
     if limit is None:
         return
-    need = memory_estimate(config, block_size, content_size)
+    need = memory_estimate(config, block_size, content_size, compressing)
     if need > limit:
         raise StateSMixError(
             "%s needs up to %s of memory (model %s, vocabulary of %d tokens, "

@@ -50,8 +50,9 @@ def test_estimate_bounds_the_peak_of_a_small_input(preset, tmp_path):
     vocab = get_vocabulary(default_vocabulary_id())
     config = header.config or presets.model_config(header.preset, vocab.size,
                                                    header.content_size)
-    estimate = presets.memory_estimate(config, header.block_size, header.content_size)
     for path, mode in ((raw, "c"), (packed, "d")):
+        estimate = presets.memory_estimate(config, header.block_size, header.content_size,
+                                           compressing=mode == "c")
         peak = _peak(str(path), preset, mode)
         assert peak <= estimate <= 1.5 * peak, (mode, peak, estimate)
 
