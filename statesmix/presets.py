@@ -64,8 +64,11 @@ def cm_bits(content_size):
 
 # The n-gram tables may hold this many bytes per byte of input (text takes
 # 110-170, random bytes 660: they stop growing there, where they would not
-# help), between these bounds in MiB; an unknown size gets the most.
-NGRAM_BYTES_PER_BYTE, NGRAM_MB_MIN, NGRAM_MB_MAX = 224, 8, 1024
+# help), between these bounds in MiB; an unknown size gets the most.  At
+# 1 GiB, 8 MB of dictionary text filled them before its end (past the limit
+# nothing new is stored), so the most is 2 GiB: the tables take memory only
+# as they grow, and frames bound it for larger inputs.
+NGRAM_BYTES_PER_BYTE, NGRAM_MB_MIN, NGRAM_MB_MAX = 224, 8, 2048
 
 
 def ngram_mem_mb(content_size):
