@@ -12,7 +12,9 @@ RESULT_NAME = re.compile(r"^\d{8}T\d{6}Z-.*\.json$")
 
 # Published reference numbers: slice size -> [(label, compressed bytes)].
 PUBLISHED = {
-    1_000_000: [("StateSMix (paper)", 265_370), ("xz -9e (paper)", 290_740)],
+    # paq8px and cmix: their published builds' results on enwik6 (issue 14)
+    1_000_000: [("StateSMix (paper)", 265_370), ("xz -9e (paper)", 290_740),
+                ("paq8px v216 -8", 195_006), ("cmix v21", 173_431)],
     3_000_000: [("StateSMix (paper)", 805_926)],
     10_000_000: [("StateSMix (paper)", 2_702_498)],
     100_000_000: [("StateSMix (paper)", 26_622_640)],

@@ -129,10 +129,12 @@ def main(argv=None):
     ap.add_argument("--size", default="100M")
     ap.add_argument("--frame-size", default="16M")
     ap.add_argument("--level", type=int, default=None)
+    ap.add_argument("--preset", default=None, help="a preset by name instead of a level")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join("bench", "results", "soak.md"))
     args = ap.parse_args(argv)
-    level = ["-%d" % args.level] if args.level else []
+    level = (["--preset", args.preset] if args.preset else
+             ["-%d" % args.level] if args.level else [])
     with tempfile.TemporaryDirectory(dir=os.environ.get("SOAK_TMP")) as tmp:
         src = os.path.join(tmp, "input")
         if args.input:
@@ -155,7 +157,8 @@ def main(argv=None):
     lines = ["# Soak: %s in frames on %d cores" % (fmt_bytes(raw), args.threads), "",
              "%s (%d bytes), %s, frames of %s (%d frames), -T %d; %s, %s.  Round trip "
              "verified (SHA-256): %s." % (
-                 source, raw, "level %d" % args.level if args.level else "the default level",
+                 source, raw, "preset %s" % args.preset if args.preset else
+                 "level %d" % args.level if args.level else "the default level",
                  args.frame_size, frames, args.threads, time.strftime("%Y-%m-%d"),
                  os.uname().nodename, "yes" if ok else "NO"), "",
              "Compressed: %d bytes (%.3f bpb)." % (size, 8 * size / raw), "",

@@ -7,7 +7,7 @@ from .core import STEP_TOKENS, XXH64, Model
 from .errors import StateSMixError
 from .options import (Buffer, byte_view, check_block_size, check_content_size,
                       check_memory_limit, check_threads)
-from .presets import DEFAULT_LEVEL, check_memory, model_config, resolve
+from .presets import DEFAULT_LEVEL, check_memory, model_config, resolve, shared_work
 from .threads import for_model
 from .tokenizer import default_vocabulary_id, get_vocabulary
 
@@ -85,7 +85,8 @@ class StateSMixCompressor:
         content_size = check_content_size(content_size)
         self._vocab, self._header, cfg = plan(level, preset, block_size, vocabulary,
                                               content_size, memory_limit, config)
-        self._model = open_model(cfg, self._vocab, for_model(threads, content_size))
+        self._model = open_model(cfg, self._vocab,
+                                 for_model(threads, content_size, shared_work(cfg)))
         self._buf = bytearray()
         self._hash = XXH64()
         self._total = 0

@@ -13,7 +13,7 @@ from .compressor import open_model
 from .core import STEP_TOKENS, XXH64
 from .errors import StateSMixError
 from .options import Buffer, byte_view, check_max_length, check_memory_limit, check_threads
-from .presets import check_memory, model_config
+from .presets import check_memory, model_config, shared_work
 from .threads import for_model
 from .tokenizer import get_vocabulary
 
@@ -145,7 +145,8 @@ class StateSMixDecompressor:
                      header.content_size)
         try:
             self._model = open_model(config, vocab,
-                                     for_model(self._threads, header.content_size))
+                                     for_model(self._threads, header.content_size,
+                                               shared_work(config)))
         except (OverflowError, TypeError, ValueError):
             # a config field that does not fit the C struct (e.g. >= 2^31)
             raise StateSMixError("corrupt stream header (model configuration)") from None

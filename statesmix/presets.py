@@ -48,6 +48,20 @@ BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 6, 7: 10, 8: 11, 9: 12}
 DEFAULT_LEVEL = 6
 
+# What the levels' presets cost on enwik6 (bench/results/levels.md: 2
+# threads on the project's 2-core AMD EPYC VM, 2026-12-02): compressed bytes,
+# compress and decompress seconds, peak RSS in MB.  `statesmix --help`
+# shows them; tests/test_bench.py checks them against that table.
+LEVEL_COSTS = {
+    "fast": (219_585, 16.9, 16.9, 486),
+    "light": (211_704, 28.8, 28.0, 506),
+    "ngram-cm": (209_686, 32.1, 31.4, 505),
+    "cm": (208_672, 55.5, 51.6, 530),
+    "cm-32": (208_475, 50.6, 53.0, 527),
+    "cm-2": (208_382, 68.1, 72.5, 532),
+    "max": (208_297, 82.0, 81.7, 528),
+}
+
 
 # The byte mixer's tables (2^cm_bits slots per context) grow with the input:
 # about four slots per byte, between these bounds; an unknown size gets the
@@ -76,6 +90,12 @@ def ngram_mem_mb(content_size):
         return NGRAM_MB_MAX
     mb = -(-int(content_size) * NGRAM_BYTES_PER_BYTE // _MiB)
     return min(max(mb, NGRAM_MB_MIN), NGRAM_MB_MAX)
+
+
+def shared_work(config):
+    """Whether a model has work its threads share per token (an SSM or
+    learned mixing over the live vocabulary): threads.for_model's default."""
+    return bool(int(config["components"]) & (SSM | MIX))
 
 
 def model_config(preset_id, vocab_size, content_size=None):

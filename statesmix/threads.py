@@ -58,13 +58,16 @@ def cores():
         return os.cpu_count() or 1
 
 
-def for_model(threads, size):
+def for_model(threads, size, shared_work=True):
     """The threads of one model: `threads` as options.check_threads passes
     it (None: the default; 0: all cores; N: N, at most the cores); the
     default is one thread for an input of unknown size or below
-    PARALLEL_MIN_SIZE bytes, all cores above."""
+    PARALLEL_MIN_SIZE bytes, or for a model without work its threads share
+    (`shared_work`: an SSM or learned mixing over the live vocabulary; the
+    n-gram presets without them, e.g. level 1, took 226.8 s with two
+    threads and 185.8 s with one on 8 MB), all cores above."""
     if threads is None:
-        threads = 0 if size is not None and size >= PARALLEL_MIN_SIZE else 1
+        threads = 0 if shared_work and size is not None and size >= PARALLEL_MIN_SIZE else 1
     n = cores()
     return n if threads == 0 else min(threads, n)
 

@@ -160,3 +160,37 @@ def test_levels_table():
     assert "The ladder climbs" in levels.render(res, rows)
     res["entries"][-1]["compressed_bytes"] = 400_000      # the top level grew
     assert levels.check(levels.ladder(res))
+
+
+def test_level_costs_are_the_measured_table():
+    """What --help says a level costs is bench/results/levels.md."""
+    from statesmix.presets import LEVEL_COSTS, LEVELS, preset_name
+    rows = {}
+    for line in (REPO / "bench" / "results" / "levels.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 8 and cells[1].startswith("`"):
+            rows[cells[1].strip("`")] = (int(cells[2].replace(",", "")), float(cells[4]),
+                                         float(cells[5]), int(cells[7]))
+    assert set(rows) == {preset_name(p) for p in LEVELS.values()}
+    assert rows == LEVEL_COSTS
+
+
+def test_growth_checks():
+    """bench.growth: a lead over zpaq of at least 5 % that does not shrink,
+    and a time per MB that grows at most 1.5x."""
+    sys.path.insert(0, str(REPO))
+    from bench import growth
+
+    def entry(compressor, size, nbytes, sec):
+        return {"compressor": compressor, "size": size, "compressed_bytes": nbytes,
+                "compress_s": sec, "status": "ok"}
+    res = {"entries": [entry("statesmix", 10**6, 180_000, 50), entry("zpaq", 10**6, 200_000, 3),
+                       entry("statesmix", 8 * 10**6, 1_300_000, 480),
+                       entry("zpaq", 8 * 10**6, 1_450_000, 30)]}
+    assert growth.check(growth.rows(res)) == []            # 10.0 % -> 10.3 %
+    res["entries"][2]["compressed_bytes"] = 1_320_000      # 9.0 %: shrinks
+    res["entries"][2]["compress_s"] = 700                  # 1.75x per MB
+    bad = growth.check(growth.rows(res))
+    assert len(bad) == 2 and "shrinks" in bad[0] and "1.75x" in bad[1]
+    res["entries"][2]["compressed_bytes"] = 1_400_000      # 3.4 %: under 5 %
+    assert any("< 5 %" in b for b in growth.check(growth.rows(res)))

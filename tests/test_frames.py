@@ -297,6 +297,12 @@ def test_thread_counts_are_checked_and_capped():
     assert for_model(10_000, None) == n and for_model(0, 10) == n and for_model(1, 1 << 30) == 1
     assert for_model(None, 100) == 1 and for_model(None, None) == 1
     assert for_model(None, PARALLEL_MIN_SIZE) == n
+    # a model without shared per-token work (level 1) keeps one thread
+    assert for_model(None, 1 << 30, shared_work=False) == 1
+    assert for_model(2, 1 << 30, shared_work=False) == min(2, n)
+    from statesmix import presets
+    cfg = {name: presets.model_config(presets.BY_NAME[name], 1000) for name in ("fast", "cm")}
+    assert not presets.shared_work(cfg["fast"]) and presets.shared_work(cfg["cm"])
     assert for_workers(None) == 1 and for_workers(0) == n and for_workers(10_000) == n
     for bad, err in ((-1, ValueError), (1.5, TypeError), ("2", TypeError), (True, TypeError)):
         with pytest.raises(err):
