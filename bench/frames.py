@@ -12,7 +12,6 @@ machine and is repeated when other processes took CPU during it;
 Writes a markdown table to --out and the runs as JSON beside it.
 """
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -21,20 +20,9 @@ import tempfile
 import time
 
 from bench.quiet import timed
+from bench.util import sha256_file
+from statesmix.cli import parse_size
 from statesmix.units import fmt_bytes
-
-
-def _size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
-
-
-def _sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _cmd(*args):
@@ -54,10 +42,10 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join("bench", "results", "frames.md"))
     args = ap.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
-    sizes = ([] if args.no_single else [None]) + [_size(s) for s in args.frame_sizes.split(",")]
+    sizes = ([] if args.no_single else [None]) + [parse_size(s) for s in args.frame_sizes.split(",")]
     level = ["-%d" % args.level] if args.level else []
     raw = os.path.getsize(args.file)
-    want = _sha(args.file)
+    want = sha256_file(args.file)
     runs, out = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeat):
@@ -71,12 +59,12 @@ def main(argv=None):
                              bytes=os.path.getsize(dest))
                     runs.append(r)
                     print(json.dumps(r), flush=True)
-                    out.setdefault(fs, set()).add(_sha(dest))
+                    out.setdefault(fs, set()).add(sha256_file(dest))
                     back = os.path.join(tmp, "back")
                     r = timed(_cmd("-d", "-c", "-T", t, dest), stdout=back,
                               wait=not args.no_wait)
                     r.update(op="decompress", frame=fs, threads=t, rep=rep,
-                             verified=_sha(back) == want)
+                             verified=sha256_file(back) == want)
                     runs.append(r)
                     print(json.dumps(r), flush=True)
                     if not r["verified"]:

@@ -13,7 +13,6 @@ bench/results/soak.md (--out).  Times are only indicative where the
 machine was not quiet (the others' CPU seconds are reported).
 """
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -22,12 +21,9 @@ import tempfile
 import time
 
 from bench.quiet import busy_seconds
+from bench.util import sha256_file
+from statesmix.cli import parse_size
 from statesmix.units import fmt_bytes
-
-
-def _size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
 
 
 def _tar_of_stdlib(path, size):
@@ -45,14 +41,6 @@ def _tar_of_stdlib(path, size):
         tar.kill()
         tar.wait()
     return lib
-
-
-def _sha(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _tree(pid):
@@ -140,18 +128,18 @@ def main(argv=None):
         if args.input:
             source = args.input
             with open(args.input, "rb") as f, open(src, "wb") as out:
-                out.write(f.read(_size(args.size)))
+                out.write(f.read(parse_size(args.size)))
         else:
-            source = "tar of %s" % _tar_of_stdlib(src, _size(args.size))
+            source = "tar of %s" % _tar_of_stdlib(src, parse_size(args.size))
         raw = os.path.getsize(src)
-        want = _sha(src)
+        want = sha256_file(src)
         tool = [sys.executable, "-m", "statesmix", "-T", str(args.threads)]
         comp = os.path.join(tmp, "input.ssx")
         c = watched(tool + level + ["--frame-size", args.frame_size, "-c", src], comp)
         size = os.path.getsize(comp)
         back = os.path.join(tmp, "back")
         d = watched(tool + ["-d", "-c", comp], back)
-        ok = _sha(back) == want
+        ok = sha256_file(back) == want
         listing = subprocess.run(tool + ["-l", comp], capture_output=True, text=True).stdout
     frames = listing.count("\n") - 4
     lines = ["# Soak: %s in frames on %d cores" % (fmt_bytes(raw), args.threads), "",

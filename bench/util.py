@@ -1,4 +1,5 @@
 """Helpers every part of the benchmark shares."""
+import hashlib
 import importlib.util
 import json
 import os
@@ -61,3 +62,12 @@ def have_module(module):
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+def sha256_file(path):
+    """The SHA-256 of a file, read in pieces of 1 MiB."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -44,25 +44,24 @@ def check_memory_limit(limit):
     return limit
 
 
+def _between(value, name, lo, hi):
+    value = _integer(value, name)
+    if not lo <= value <= hi:
+        raise ValueError("%s must be between %d and %d, not %d" % (name, lo, hi, value))
+    return value
+
+
 def check_block_size(block_size):
     if block_size is None:
         return ct.DEFAULT_BLOCK_SIZE
-    block_size = _integer(block_size, "block_size")
-    if not ct.MIN_BLOCK_SIZE <= block_size <= ct.MAX_BLOCK_SIZE:
-        raise ValueError("block_size must be between %d and %d, not %d"
-                         % (ct.MIN_BLOCK_SIZE, ct.MAX_BLOCK_SIZE, block_size))
-    return block_size
+    return _between(block_size, "block_size", ct.MIN_BLOCK_SIZE, ct.MAX_BLOCK_SIZE)
 
 
 def check_frame_size(frame_size):
     """None (one stream, no frames) or the largest frame in bytes."""
     if frame_size is None:
         return None
-    frame_size = _integer(frame_size, "frame_size")
-    if not ct.MIN_FRAME_SIZE <= frame_size <= ct.MAX_FRAME_SIZE:
-        raise ValueError("frame_size must be between %d and %d, not %d"
-                         % (ct.MIN_FRAME_SIZE, ct.MAX_FRAME_SIZE, frame_size))
-    return frame_size
+    return _between(frame_size, "frame_size", ct.MIN_FRAME_SIZE, ct.MAX_FRAME_SIZE)
 
 
 def check_in_flight(in_flight):
