@@ -29,6 +29,7 @@
 #include "cm.h"
 #include "counter.h"
 #include "mathf.h"
+#include "pages.h"
 
 #define NCTX 15
 #define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
@@ -164,11 +165,17 @@ ssx_cm *ssx_cm_new(int bits) {
     x->apm1 = (uint16_t *)malloc(sizeof(uint16_t) * APM1_CTX * KNOTS);
     x->apm2 = (uint16_t *)malloc(sizeof(uint16_t) * APM2_CTX * KNOTS);
     int ok = x->buf && x->mt && x->apm1 && x->apm2;
+    if (ok) {
+        ssx_pages_huge(x->buf, (size_t)x->bmask + 1);
+        ssx_pages_huge(x->mt, sizeof(int32_t) * ((size_t)x->mtmask + 1));
+    }
     for (int i = 0; i < NCTX && ok; i++) {
         int b = i == O1 ? 16 : bits;
         x->mask[i] = (1u << b) - 1;
-        x->t[i] = (uint32_t *)aligned_alloc(2 * BUCKET_BYTES, sizeof(uint32_t) << b);
+        size_t bytes = sizeof(uint32_t) << b;
+        x->t[i] = (uint32_t *)aligned_alloc(bytes >= SSX_HUGE_PAGE ? SSX_HUGE_PAGE : 2 * BUCKET_BYTES, bytes);
         ok = x->t[i] != NULL;
+        if (ok) ssx_pages_huge(x->t[i], bytes);
         for (uint32_t j = 0; ok && j <= x->mask[i]; j++) x->t[i][j] = SLOT_INIT;
     }
     if (!ok) {

@@ -13,6 +13,7 @@
 
 #include "mathf.h"
 #include "ngram.h"
+#include "pages.h"
 
 #define N_ORDERS 9  /* the published contiguous orders */
 #define N_TABLES SSX_NGRAM_TABLES /* and the sparse (skip) contexts after them */
@@ -111,6 +112,7 @@ static int table_init(ssx_ngram *g, table *t, uint32_t size) {
     if (!budget(g, (uint64_t)size * sizeof(slot))) return -1;
     t->s = (slot *)calloc(size, sizeof(slot));
     if (!t->s) { g->full = 1; return -1; }
+    ssx_pages_huge(t->s, (size_t)size * sizeof(slot));
     t->mask = size - 1;
     t->used = 0;
     return 0;
@@ -263,6 +265,7 @@ static uint32_t arena_take(ssx_ngram *g, uint32_t n) {
         pair *a = (pair *)realloc(g->arena, cap * sizeof(pair));
         if (!a) { g->full = 1; return UINT32_MAX; }
         g->arena = a;
+        ssx_pages_huge(a, cap * sizeof(pair));
         g->acap = (uint32_t)cap;
     }
     uint32_t off = g->alen;
@@ -330,6 +333,7 @@ static void lz_update(ssx_ngram *g, int32_t tok) {
         if (!budget(g, (uint64_t)size * sizeof(lzent))) return;
         lzent *nz = (lzent *)malloc(sizeof(lzent) * size), *old = g->lz;
         if (!nz) { g->full = 1; return; }
+        ssx_pages_huge(nz, sizeof(lzent) * size);
         uint32_t omask = g->lzmask;
         for (uint32_t i = 0; i < size; i++) nz[i].a = -1;
         g->lz = nz;
@@ -374,7 +378,8 @@ int ssx_ngram_update(ssx_ngram *g, int32_t tok) {
             int32_t *h = NULL;
             if (cap <= UINT32_MAX && budget(g, (cap - g->hcap) * sizeof(int32_t)))
                 h = (int32_t *)realloc(g->hist, cap * sizeof(int32_t));
-            if (h) { g->hist = h; g->hcap = (uint32_t)cap; } else g->full = 1;
+            if (h) { g->hist = h; g->hcap = (uint32_t)cap; ssx_pages_huge(h, cap * sizeof(int32_t)); }
+            else g->full = 1;
         }
         if (!g->full) g->hist[g->n++] = tok;
     }
