@@ -86,6 +86,7 @@ struct ssx_codec {
     uint8_t *mark;      /* per global id: new in this block */
     int64_t blocks;     /* blocks begun */
     ssx_counter lc[LIST_CTX];
+    uint64_t held;      /* the most the buffers above took together */
     ssx_stats st;       /* new_tokens, coded_bits, payload_bytes, vocab_bytes */
 };
 
@@ -125,6 +126,14 @@ static ssx_codec *codec_of(ssx_model *m) {
     for (int i = 0; i < LIST_CTX; i++) k->lc[i] = SSX_COUNTER_INIT;
     return *slot = k;
 }
+
+static void note_held(ssx_model *m, ssx_codec *k) {
+    uint64_t n = (uint64_t)ssx_vocab_size(m) + (uint64_t)k->out.cap +
+                 (k->cid ? sizeof(int32_t) * ((uint64_t)k->n + 1) : 0);
+    if (n > k->held) k->held = n;
+}
+
+uint64_t ssx_codec_held(const ssx_codec *k) { return k ? sizeof *k + k->held : 0; }
 
 static void codec_reset(ssx_codec *k, int mode) {
     free(k->cid);
@@ -378,8 +387,10 @@ static int64_t encode_some(ssx_model *m, int64_t max) {
 static int64_t encode_end(ssx_model *m, const uint8_t **out) {
     ssx_codec *k = *ssx_dist_codec(m);
     if (!k || k->mode != 1 || k->i != k->n) return SSX_ERR_PARAM;
+    note_held(m, k);
     codec_reset(k, 0);
     rc_enc_finish(&k->e);
+    note_held(m, k);
     if (k->out.failed) return SSX_ERR_NOMEM;
     k->st.payload_bytes += (uint64_t)(k->out.len - k->start);
     *out = k->out.p;

@@ -60,6 +60,8 @@ ssx_codec **ssx_dist_codec(ssx_model *m);
 void ssx_codec_free(ssx_codec *k);
 /* The most a coder allocates for blocks of up to block_size bytes. */
 uint64_t ssx_codec_memory(int32_t V, int64_t block_size);
+/* What this coder's buffers took at most so far (its share of ssx_model_memory). */
+uint64_t ssx_codec_held(const ssx_codec *k);
 /* The coder's share of the statistics (new tokens, code lengths, bytes). */
 void ssx_codec_stats(const ssx_codec *k, ssx_stats *st);
 

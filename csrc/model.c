@@ -97,12 +97,14 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
 
 /* The slots for n live tokens: a quarter more than before at least (few
  * regrowths however small the blocks), rounded up to SLOT_STEP, and never
- * far above n (memory follows the live vocabulary, not a power of two). */
+ * far above n (memory follows the live vocabulary, not a power of two) nor
+ * above the vocabulary. */
 #define SLOT_STEP 64
 
-static int64_t slot_cap(int64_t old, int64_t n) {
-    int64_t cap = old + old / 4 > n ? old + old / 4 : n;
-    return (cap + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
+static int64_t slot_cap(int64_t old, int64_t n, int64_t V) {
+    int64_t cap = old + old / 4 > n ? old + old / 4 : n, most = (V + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
+    cap = (cap + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
+    return cap < most ? cap : most > n ? most : n;
 }
 
 /* Per live slot: c2g, count, prior, logits, e, freq, unseen_m, unseen_z,
@@ -112,22 +114,38 @@ static int64_t slot_cap(int64_t old, int64_t n) {
 /* Token spellings are counted at this many bytes a token (bpe48k: 7). */
 #define SPELLING_BOUND 32
 
-uint64_t ssx_memory_estimate(const ssx_config *cfg, int64_t content_size, int64_t block_size) {
-    if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB || block_size < 0) return 0;
-    int64_t V = cfg->vocab_size, live = content_size >= 0 && content_size < V ? content_size : V;
-    int64_t cap = slot_cap(0, live > 256 ? live : 256);
+/* What a model of this configuration allocates with cap live slots, n-gram
+ * tables holding ngram_bytes and the coder's buffers: the estimate (every
+ * table at its limit) and the measure of a running model alike. */
+static uint64_t model_bytes(const ssx_config *cfg, int32_t cap, uint64_t ngram_bytes,
+                            uint64_t codec_bytes) {
+    int64_t V = cfg->vocab_size;
+    int comp = cfg->components;
     uint64_t n = sizeof(ssx_model) + 5 * (uint64_t)V + (uint64_t)cap * SLOT_BYTES +
                  ((uint64_t)cap / SSX_CODE_SEG + 1) * SEG_BYTES +
-                 ssx_codec_memory((int32_t)V, block_size);
-    int32_t c = (int32_t)cap, comp = cfg->components;
-    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(c);
-    if (comp & SSX_USE_NGRAM) n += ssx_ngram_memory_bound((uint64_t)cfg->ngram_mem_mb << 20);
-    if (comp & SSX_USE_MIX) n += ssx_mixer_memory(c) + (comp & SSX_MIX_NO_SSE ? 0 : ssx_sse_memory());
-    if ((comp & SSX_USE_TREE) && (cfg->cm_bits < SSX_CM_MIN_BITS || cfg->cm_bits > SSX_CM_MAX_BITS))
-        return 0;
+                 codec_bytes;
+    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(cap);
+    if (comp & SSX_USE_NGRAM) n += ssx_ngram_memory_bound(ngram_bytes);
+    if (comp & SSX_USE_MIX) n += ssx_mixer_memory(cap) + (comp & SSX_MIX_NO_SSE ? 0 : ssx_sse_memory());
     if (comp & SSX_USE_TREE)
-        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, c) + ssx_cm_memory(cfg->cm_bits);
+        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, cap) + ssx_cm_memory(cfg->cm_bits);
     return n;
+}
+
+uint64_t ssx_memory_estimate(const ssx_config *cfg, int64_t content_size, int64_t block_size) {
+    if (cfg->vocab_size < 2 || cfg->vocab_size > SSX_MAX_VOCAB || block_size < 0) return 0;
+    if ((cfg->components & SSX_USE_TREE) &&
+        (cfg->cm_bits < SSX_CM_MIN_BITS || cfg->cm_bits > SSX_CM_MAX_BITS))
+        return 0;
+    int64_t V = cfg->vocab_size, live = content_size >= 0 && content_size < V ? content_size : V;
+    int32_t cap = (int32_t)slot_cap(0, live > 256 ? live : 256, V);
+    return model_bytes(cfg, cap, (uint64_t)cfg->ngram_mem_mb << 20,
+                       ssx_codec_memory((int32_t)V, block_size));
+}
+
+uint64_t ssx_model_memory(const ssx_model *m) {
+    return model_bytes(&m->cfg, m->cap, m->ngram ? ssx_ngram_memory(m->ngram) : 0,
+                       ssx_codec_held(m->cod));
 }
 
 void ssx_model_free(ssx_model *m) {
@@ -216,7 +234,7 @@ static int grow(void **p, size_t elem, int32_t old, int32_t cap) {
 
 int ssx_model_reserve(ssx_model *m, int32_t n) {
     if (n <= m->cap) return SSX_OK;
-    int64_t cap = slot_cap(m->cap, n > 256 ? n : 256);
+    int64_t cap = slot_cap(m->cap, n > 256 ? n : 256, m->V);
     int32_t old = m->cap, c = (int32_t)cap;
     if (grow((void **)&m->c2g, sizeof(int32_t), old, c) ||
         grow((void **)&m->count, sizeof(uint32_t), old, c) ||

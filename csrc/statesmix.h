@@ -63,6 +63,9 @@ uint64_t ssx_memory_estimate(const ssx_config *cfg, int64_t content_size, int64_
 /* Returns NULL (and *err) when the configuration is invalid or memory is short. */
 ssx_model *ssx_model_new(const ssx_config *cfg, int *err);
 void ssx_model_free(ssx_model *m);
+/* The bytes the model holds now by the same count as ssx_memory_estimate
+ * (it only grows: after the last block, the most it held). */
+uint64_t ssx_model_memory(const ssx_model *m);
 /* Threads for the parallel kernels; never changes the output. 0 = all cores. */
 void ssx_model_set_threads(ssx_model *m, int threads);
 int32_t ssx_model_live(const ssx_model *m);

@@ -3,7 +3,7 @@ import concurrent.futures as cf
 import io
 from typing import Optional
 
-from .compressor import StateSMixCompressor
+from .compressor import StateSMixCompressor, compress_stream
 from .decompressor import StateSMixDecompressor
 from .frames import FrameCompressor, open_reader
 from .options import Buffer, byte_view
@@ -26,10 +26,9 @@ def compress(data: Buffer, *, level: Optional[int] = None, preset: Optional[str]
     them, `in_flight` at a time)."""
     with byte_view(data) as view:
         if all(v is None for v in (frame_size, workers, executor, in_flight)):
-            c = StateSMixCompressor(level, preset=preset, threads=threads,
-                                    block_size=block_size, vocabulary=vocabulary,
-                                    content_size=view.nbytes, memory_limit=memory_limit)
-            return c.compress(view) + c.flush()
+            return compress_stream(view, level=level, preset=preset, threads=threads,
+                                   block_size=block_size, vocabulary=vocabulary,
+                                   memory_limit=memory_limit)[0]
         with FrameCompressor(level, preset=preset, threads=threads, workers=workers,
                              block_size=block_size, vocabulary=vocabulary,
                              memory_limit=memory_limit, frame_size=frame_size,

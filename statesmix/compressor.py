@@ -1,4 +1,5 @@
 """Incremental compression into one .ssx stream (as lzma.LZMACompressor)."""
+import dataclasses
 import threading
 from typing import Optional
 
@@ -7,7 +8,8 @@ from .core import STEP_TOKENS, XXH64, Model
 from .errors import StateSMixError
 from .options import (Buffer, byte_view, check_block_size, check_content_size,
                       check_memory_limit, check_threads)
-from .presets import DEFAULT_LEVEL, check_memory, model_config, resolve, shared_work
+from .presets import (DEFAULT_LEVEL, check_memory, memory_estimate, model_config, resolve,
+                      shared_work)
 from .threads import for_model
 from .tokenizer import default_vocabulary_id, get_vocabulary
 
@@ -75,16 +77,25 @@ class StateSMixCompressor:
     `memory_limit` (bytes) refuses a configuration whose memory estimate
     (presets.memory_estimate) is larger.  `threads` never changes the output.
     `config` (experiments) overrides fields of the preset's model
-    configuration; the stream then carries the whole configuration."""
+    configuration; the stream then carries the whole configuration.
+    `record_memory` reserves a field of the header for the memory the model
+    took; after flush(), header() returns the header with it filled in, to
+    write over the stream's first bytes (compress() and the command line
+    tool do, for a regular output file): a decoder then knows what the
+    stream needs rather than what its configuration allows."""
 
     def __init__(self, level: Optional[int] = None, *, preset: Optional[str] = None,
                  threads: Optional[int] = None, block_size: Optional[int] = None,
                  vocabulary: Optional[int] = None, content_size: Optional[int] = None,
-                 memory_limit: Optional[int] = None, config: Optional[dict] = None) -> None:
+                 memory_limit: Optional[int] = None, config: Optional[dict] = None,
+                 record_memory: bool = False) -> None:
         threads = check_threads(threads)
         content_size = check_content_size(content_size)
         self._vocab, self._header, cfg = plan(level, preset, block_size, vocabulary,
                                               content_size, memory_limit, config)
+        if record_memory:
+            self._header = self._header.with_memory(0)
+        self._config = cfg
         self._model = open_model(cfg, self._vocab,
                                  for_model(threads, content_size, shared_work(cfg)))
         self._buf = bytearray()
@@ -150,6 +161,18 @@ class StateSMixCompressor:
                                  % (size, self._total))
         return out + ct.pack_trailer(self._header, self._total, self._hash.digest())
 
+    def header(self) -> bytes:
+        """The stream header; after flush(), with the memory the model took
+        when the field was reserved (record_memory), as long as the header
+        flush() wrote."""
+        return self._final_header().pack()
+
+    def _final_header(self):
+        h = self._header
+        if self._finished and h.memory is not None:
+            h = h.with_memory(self._model.memory())
+        return h
+
     def stats(self) -> dict:
         """The model's running totals (ssx_stats), the live vocabulary, the
         input bytes coded and the code length every 8,192 tokens."""
@@ -160,3 +183,17 @@ class StateSMixCompressor:
 
     def __reduce__(self):
         raise TypeError("cannot pickle %s objects" % type(self).__name__)
+
+
+def compress_stream(data, **settings):
+    """(The whole of `data` as one stream that records its size, and the
+    memory its model took where that lowers what a decoder must expect, the
+    compressor after flush)."""
+    c = StateSMixCompressor(content_size=len(data), record_memory=True, **settings)
+    body = c.compress(data) + c.flush()
+    reserved = len(c._header.pack())
+    h = c._final_header()
+    measured = memory_estimate(c._config, h.block_size, h.content_size, model_memory=h.memory)
+    if measured > 0.875 * memory_estimate(c._config, h.block_size, h.content_size):
+        h = dataclasses.replace(h, memory=None)      # small inputs: the bound is about as low
+    return h.pack() + body[reserved:], c

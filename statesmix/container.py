@@ -7,6 +7,7 @@ invalid data raises StateSMixError as soon as the bytes that prove it are
 there, before anything is allocated from it.  Version 2 is written; versions
 1 and 2 are read.
 """
+import dataclasses
 import struct
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
@@ -37,7 +38,9 @@ MAX_FRAME_SIZE = 1 << 28
 FLAG_SIZE = 1                   # the content size follows
 FLAG_BLOCK = 2                  # v2: a block size follows (else the default)
 FLAG_CONFIG = 4                 # v2: the model configuration follows (else the preset's)
-_FLAGS = {1: FLAG_SIZE, 2: FLAG_SIZE | FLAG_BLOCK | FLAG_CONFIG}
+FLAG_MEMORY = 8                 # v2: the memory the model took follows (u32, KiB)
+_FLAGS = {1: FLAG_SIZE, 2: FLAG_SIZE | FLAG_BLOCK | FLAG_CONFIG | FLAG_MEMORY}
+_MEMORY = struct.Struct("<I")
 
 # The configuration on disk: the C struct's fields in order, every integer
 # as a u32 (a value the C field cannot hold is refused when the model is
@@ -66,7 +69,10 @@ class Header:
     """A stream header.  `config` is None for a standard preset (version 2:
     the preset's configuration for the vocabulary's size, presets.model_config);
     `vocab_hash` is the recorded SHA-256 of the vocabulary or (version 2)
-    its first VOCAB_HASH_LEN bytes."""
+    its first VOCAB_HASH_LEN bytes.  `memory` (version 2, optional): the
+    bytes the model held at the end of the stream as the encoder measured
+    them (core.Model.memory), in whole KiB; 0 reserves the field for a
+    writer that fills it in when done (with_memory), and reads as unknown."""
     preset: int
     level: int
     vocab_id: int
@@ -75,12 +81,20 @@ class Header:
     config: Optional[dict] = None
     content_size: Optional[int] = None
     version: int = VERSION
+    memory: Optional[int] = None
+
+    def with_memory(self, nbytes):
+        """This header recording `nbytes` of model memory (rounded up to
+        KiB; packs to the same length as with memory=0)."""
+        kib = min(-(-int(nbytes) // 1024), 0xFFFFFFFF)
+        return dataclasses.replace(self, memory=kib * 1024)
 
     def pack(self):
         """The header in format version 2."""
         flags = ((FLAG_SIZE if self.content_size is not None else 0)
                  | (FLAG_BLOCK if self.block_size != DEFAULT_BLOCK_SIZE else 0)
-                 | (FLAG_CONFIG if self.config is not None else 0))
+                 | (FLAG_CONFIG if self.config is not None else 0)
+                 | (FLAG_MEMORY if self.memory is not None else 0))
         out = bytearray(MAGIC)
         out += bytes((VERSION, flags | self.level << 4, self.preset))
         out += pack_varint(self.vocab_id) + self.vocab_hash[:VOCAB_HASH_LEN]
@@ -88,6 +102,8 @@ class Header:
             out += pack_varint(self.block_size)
         if flags & FLAG_SIZE:
             out += pack_varint(self.content_size)
+        if flags & FLAG_MEMORY:
+            out += _MEMORY.pack(-(-self.memory // 1024))
         if flags & FLAG_CONFIG:
             out += bytes((_CONFIG.size,)) + config_bytes(self.config)
         return bytes(out) + struct.pack("<H", _check16(out))
@@ -216,6 +232,12 @@ def _parse_v2(buf, pos, check):
     content_size = None
     if flags & FLAG_SIZE:
         content_size, p = varint(p)
+    memory = None
+    if flags & FLAG_MEMORY:
+        if len(buf) < p + _MEMORY.size:
+            raise _Incomplete
+        memory = _MEMORY.unpack_from(buf, p)[0] * 1024 or None
+        p += _MEMORY.size
     config = None
     if flags & FLAG_CONFIG:
         cfg_len = byte(p)
@@ -229,7 +251,7 @@ def _parse_v2(buf, pos, check):
     if flags & FLAG_CONFIG:
         config = _config_from(buf, p - cfg_len, cfg_len, 2)
     return Header(preset, level, vocab_id, vocab_hash, block_size, config,
-                  content_size, 2), end
+                  content_size, 2, memory), end
 
 
 # ---------------------------------------------------------------- numbers

@@ -115,6 +115,11 @@ class Model:
     def live(self):
         return lib.ssx_model_live(self._m)
 
+    def memory(self):
+        """The bytes the model holds now, counted as memory_bound counts
+        them (ssx_model_memory): after the last block, the most it held."""
+        return lib.ssx_model_memory(self._m)
+
     def stats(self):
         st = ffi.new("ssx_stats *")
         lib.ssx_model_stats(self._m, st)

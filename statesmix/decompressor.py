@@ -116,6 +116,7 @@ class StateSMixDecompressor:
             if not self._model.encode_some(STEP_TOKENS):
                 self._model.encode_end()
                 self._stage = _BLOCK
+            self._check_held()
         else:
             return self._read_trailer()
         return True
@@ -142,7 +143,7 @@ class StateSMixDecompressor:
         if config["vocab_size"] != vocab.size:
             raise StateSMixError("corrupt stream header (vocabulary size)")
         check_memory(config, header.block_size, self._memory_limit, "this stream",
-                     header.content_size)
+                     header.content_size, model_memory=header.memory)
         try:
             self._model = open_model(config, vocab,
                                      for_model(self._threads, header.content_size,
@@ -192,6 +193,7 @@ class StateSMixDecompressor:
         # every token is at least one byte: `want` tokens are enough
         tokens = self._model.decode_some(STEP_TOKENS if want < 0
                                          else max(1, min(want, STEP_TOKENS)))
+        self._check_held()
         if len(tokens):
             data = self._vocab.decode(tokens)
             self._block_out += len(data)
@@ -205,6 +207,14 @@ class StateSMixDecompressor:
             raise StateSMixError("corrupt block (decoded %d bytes, expected %d)"
                                  % (self._block_out, self._block.raw_len))
         self._stage = _BLOCK
+
+    def _check_held(self):
+        # a stream that records its model's memory may not take more: a
+        # forged figure cannot take a decoder past its memory limit
+        need = self._header.memory
+        if need and self._model.memory() > need:
+            raise StateSMixError("corrupt stream (its model takes more memory than its "
+                                 "header records)")
 
     def _emit(self, data):
         self._hash.update(data)

@@ -24,7 +24,7 @@ import threading
 from typing import Optional
 
 from . import container as ct
-from .compressor import StateSMixCompressor, cut, plan
+from .compressor import StateSMixCompressor, compress_stream, cut, plan
 from .decompressor import StateSMixDecompressor
 from .errors import StateSMixEOFError, StateSMixError
 from .options import (Buffer, byte_view, check_frame_size, check_in_flight,
@@ -46,8 +46,7 @@ def _init_worker():
 def compress_frame(data, settings, threads=1):
     """One frame as a complete stream that records its size, and its
     tokens (a worker runs this, with one model thread)."""
-    c = StateSMixCompressor(threads=threads, content_size=len(data), **settings)
-    blob = c.compress(data) + c.flush()
+    blob, c = compress_stream(data, threads=threads, **settings)
     return blob, c.stats()["tokens"]
 
 

@@ -159,36 +159,44 @@ def preset_name(preset_id):
 # ---------------------------------------------------------------- memory
 
 # What a process running one stream holds besides the model: the
-# interpreter, numpy, tokenizers and the loaded vocabulary (measured: 91 MiB
-# on an AMD machine, 99 MiB on another CI machine of the same kind).
-_BASE_MEMORY = 102 * _MiB
+# interpreter, numpy, tokenizers and the loaded vocabulary.  Loading the
+# vocabulary peaks higher than what stays (measured on AMD machines: a peak
+# of 89-99 MiB, 73 MiB after), and the model's first allocations reuse what
+# loading freed: the process peaks at the larger of the two.
+_LOAD_PEAK = 102 * _MiB
+_BASE_MEMORY = 82 * _MiB
 # Python's bytes per byte of a block: input, tokens and output when
 # decompressing; compressing adds the tokenizer's encodings of the block.
 _BLOCK_MEMORY = 16
 _TOKENIZE_MEMORY = 64
 
 
-def memory_estimate(config, block_size, content_size=None, compressing=False):
+def memory_estimate(config, block_size, content_size=None, compressing=False,
+                    model_memory=None):
     """An upper bound, in bytes, of the peak memory of a process coding one
-    stream of this configuration: the C core's bound for the model
-    (ssx_memory_estimate: every table at the size its configuration allows,
+    stream of this configuration: the model's (`model_memory`, what the
+    encoder measured and the header records; else the C core's bound,
+    ssx_memory_estimate: every table at the size its configuration allows,
     the live vocabulary at most the content size), 16 bytes per byte of a
     block on the Python side (input, tokens, output; 64 when `compressing`,
-    for the tokenizer's encodings), and the process's base (docs/format.md,
-    "Memory").  A stream's header states the decompressing estimate."""
+    for the tokenizer's encodings) and the process's base, or the peak of
+    loading the vocabulary where that is larger (docs/format.md, "Memory").
+    A stream's header states the decompressing estimate."""
     from .core import memory_bound
     n = -1 if content_size is None else int(content_size)
     block = int(block_size) if n < 0 else min(int(block_size), max(n, 1))
     per_byte = _TOKENIZE_MEMORY if compressing else _BLOCK_MEMORY
-    return _BASE_MEMORY + memory_bound(config, n, block) + per_byte * block
+    model = int(model_memory) if model_memory else memory_bound(config, n, block)
+    return max(_LOAD_PEAK, _BASE_MEMORY + model + per_byte * block)
 
 
-def check_memory(config, block_size, limit, what, content_size=None, compressing=False):
+def check_memory(config, block_size, limit, what, content_size=None, compressing=False,
+                 model_memory=None):
     """Raise StateSMixError when memory_estimate() exceeds `limit` bytes
     (None: no limit)."""
     if limit is None:
         return
-    need = memory_estimate(config, block_size, content_size, compressing)
+    need = memory_estimate(config, block_size, content_size, compressing, model_memory)
     if need > limit:
         raise StateSMixError(
             "%s needs up to %s of memory (model %s, vocabulary of %d tokens, "

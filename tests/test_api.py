@@ -1,6 +1,7 @@
 """Round trips and lzma-like behaviour of the Python API (compress/decompress,
 the incremental objects and statesmix.open)."""
 import array
+import dataclasses
 import io
 import os
 import pathlib
@@ -517,8 +518,20 @@ def test_every_writer_agrees():
         assert buf.getvalue() == out
         # compress() knows the size and records it; the streaming paths do
         # when told.  Without it the total goes into the trailer instead.
-        assert (out == one_shot) == (size is not None)
+        # (compress() may also record the model's memory in the header.)
+        assert (out == without_memory(one_shot)) == (size is not None)
         assert statesmix.decompress(out) == data
+    c = StateSMixCompressor(block_size=1024, content_size=len(data), record_memory=True)
+    out = c.compress(data) + c.flush()
+    head = c.header()
+    assert ct.parse_header(head, 0)[0].memory > 0
+    assert without_memory(head + out[len(head):]) == without_memory(one_shot)
+
+
+def without_memory(blob):
+    """A stream with its header's memory record taken out."""
+    header, pos = ct.parse_header(blob, 0)
+    return dataclasses.replace(header, memory=None).pack() + blob[pos:]
 
 
 def test_decoding_streams_inside_a_block():
@@ -678,7 +691,7 @@ def test_property_streaming(text, piece):
     data = text.encode("utf-8", "surrogatepass")
     c = StateSMixCompressor(content_size=len(data))
     out = b"".join(c.compress(p) for p in pieces(data, piece)) + c.flush()
-    assert out == statesmix.compress(data)
+    assert out == without_memory(statesmix.compress(data))
     d = StateSMixDecompressor()
     got = b"".join(d.decompress(p) for p in pieces(out, piece))
     assert got == data and d.eof
@@ -843,13 +856,17 @@ def test_memory_limit():
             StateSMixFile(io.BytesIO(), "w", memory_limit=bad)
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
         StateSMixCompressor(preset="paper", memory_limit=256 << 20)
-    # a stream's estimate is sized by its content: 2 KB of count about 102 MiB,
-    # 200 bytes of paper about 113 MiB
+    # a stream's estimate is sized by its content: 2 KB of count 102 MiB
+    # (the floor: loading the vocabulary), 20 KB of paper about 130 MiB
     comp = statesmix.compress(data, preset="count", memory_limit=108 << 20)
     assert statesmix.decompress(comp, memory_limit=108 << 20) == data
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
         statesmix.decompress(comp, memory_limit=8 << 20)
-    paper = statesmix.compress(data[:200], preset="paper", threads=1)
+    # the bound of the configuration, when the header records no measured memory
+    text = make_text(20000, 14)
+    c = StateSMixCompressor(preset="paper", threads=1, content_size=len(text))
+    paper = c.compress(text) + c.flush()
+    assert ct.parse_header(paper, 0)[0].memory is None
     with pytest.raises(statesmix.StateSMixError, match="memory limit of 108 MiB"):
         statesmix.decompress(paper, memory_limit=108 << 20)
     # refused on the header alone, before any block arrives
@@ -857,7 +874,7 @@ def test_memory_limit():
     hlen = ct.parse_header(paper, 0)[1]
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
         d.decompress(paper[:hlen])
-    assert statesmix.decompress(paper, memory_limit=2 << 30, threads=1) == data[:200]
+    assert statesmix.decompress(paper, memory_limit=2 << 30, threads=1) == text
     # each stream of a concatenation is checked on its own
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
         statesmix.decompress(comp + paper, memory_limit=108 << 20)

@@ -284,7 +284,8 @@ def test_list(tmp_path, capsys):
     status, out, err = run(["-l", "-v", a], capsys)
     assert status == 0 and err == ""
     for word in ("Tokens:", "Live vocabulary:", "Ideal code length:", "Coder overhead:",
-                 "New-token lists:", "Ratio:", "bits per byte", "Block size:"):
+                 "New-token lists:", "Ratio:", "bits per byte", "Block size:",
+                 "Memory needed:"):
         assert word.lower() in out.lower(), word
     d = statesmix.StateSMixDecompressor()
     d.decompress(a.read_bytes())
@@ -778,3 +779,26 @@ def test_memory_limit_option(src, capsys, tmp_path):
     assert run(["-t", "--memory-limit", "128M", comp], capsys)[0] == 0
     for bad in ("0", "lots"):
         assert run(["--memory-limit", bad, src], capsys)[0] == 2
+
+
+def test_a_regular_output_records_the_memory_the_model_took(tmp_path, capsys):
+    """Into a regular file the header gets the model's measured memory (the
+    field reserved, then filled in); to standard output it cannot be."""
+    data = make_text(70_000, 41)
+    src = tmp_path / "t.txt"
+    src.write_bytes(data)
+    status, _, err = run(["-k", "--preset", "plus", src], capsys)
+    assert status == 0 and err == ""
+    blob = (tmp_path / "t.txt.ssx").read_bytes()
+    header = statesmix.container.parse_header(blob, 0)[0]
+    assert header.memory and header.content_size == len(data)
+    assert statesmix.decompress(blob) == data
+    # the same stream as compress() writes
+    assert blob == statesmix.compress(data, preset="plus")
+    status, out, _ = run(["-l", "-v", tmp_path / "t.txt.ssx"], capsys)
+    assert status == 0 and "as the encoder measured it" in out
+    piped = subprocess.run([sys.executable, "-m", "statesmix", "-c", "--preset", "plus",
+                            str(src)], capture_output=True, check=True,
+                           env=_env()).stdout
+    assert statesmix.container.parse_header(piped, 0)[0].memory is None
+    assert statesmix.decompress(piped) == data

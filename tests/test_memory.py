@@ -3,7 +3,9 @@ the C core's ssx_memory_estimate) bounds the peak memory of the process
 that codes it, and is not far above it: for every preset, compressing and
 decompressing a 5 KB input stays under the estimate and the estimate stays
 under 1.5 times the measured peak.  (bench/results/memory.md has the same
-check on enwik6.)"""
+check on enwik6.)  A header that records the model's memory (FLAG_MEMORY)
+lowers the decoder's estimate to it and binds the decoder to it."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import pytest
 
 import statesmix
 from statesmix import presets
+from statesmix import StateSMixError
 from statesmix.container import parse_header
 from statesmix.tokenizer import default_vocabulary_id, get_vocabulary
 
@@ -50,9 +53,12 @@ def test_estimate_bounds_the_peak_of_a_small_input(preset, tmp_path):
     vocab = get_vocabulary(default_vocabulary_id())
     config = header.config or presets.model_config(header.preset, vocab.size,
                                                    header.content_size)
+    # (a 5 KB stream records no model memory: the bound is as low)
     for path, mode in ((raw, "c"), (packed, "d")):
+        # compressing: the configuration's bound; decompressing: the header's
         estimate = presets.memory_estimate(config, header.block_size, header.content_size,
-                                           compressing=mode == "c")
+                                           compressing=mode == "c",
+                                           model_memory=header.memory if mode == "d" else None)
         peak = _peak(str(path), preset, mode)
         assert peak <= estimate <= 1.5 * peak, (mode, peak, estimate)
 
@@ -65,3 +71,40 @@ def test_tables_grow_with_the_content_size():
     assert small["ngram_mem_mb"] < big["ngram_mem_mb"] <= unknown["ngram_mem_mb"]
     assert presets.memory_estimate(small, 1 << 20, 5000) < \
         presets.memory_estimate(big, 1 << 20, 8 << 20)
+
+
+def _with_memory(blob, memory):
+    header, pos = parse_header(blob, 0)
+    return dataclasses.replace(header, memory=memory).pack() + blob[pos:]
+
+
+def test_recorded_memory_is_what_the_model_took_and_lowers_the_estimate():
+    data = make_text(30000, 3)
+    blob = statesmix.compress(data, preset="plus", threads=1)
+    header, _ = parse_header(blob, 0)
+    config = presets.model_config(header.preset, get_vocabulary(header.vocab_id).size,
+                                  header.content_size)
+    measured = presets.memory_estimate(config, header.block_size, header.content_size,
+                                       model_memory=header.memory)
+    bound = presets.memory_estimate(config, header.block_size, header.content_size)
+    assert 0 < header.memory and measured < bound
+    # a limit between the two: the stream that records its memory decodes,
+    # the same stream without the record is refused
+    assert statesmix.decompress(blob, memory_limit=measured) == data
+    with pytest.raises(StateSMixError, match="memory limit"):
+        statesmix.decompress(_with_memory(blob, None), memory_limit=measured)
+    # the streaming compressor reserves the field and fills it in afterwards
+    c = statesmix.StateSMixCompressor(preset="plus", threads=1, content_size=len(data),
+                                      record_memory=True)
+    body = c.compress(data) + c.flush()
+    assert parse_header(body, 0)[0].memory is None      # reserved: 0 reads as unknown
+    assert c.header() + body[len(c.header()):] == blob
+
+
+def test_a_model_that_outgrows_its_recorded_memory_is_refused():
+    data = make_text(30000, 4)
+    blob = statesmix.compress(data, preset="plus", threads=1)
+    memory = parse_header(blob, 0)[0].memory
+    assert statesmix.decompress(_with_memory(blob, memory)) == data
+    with pytest.raises(StateSMixError, match="more memory than its header records"):
+        statesmix.decompress(_with_memory(blob, memory // 2))

@@ -50,7 +50,7 @@ class Compress:
 
     compressed_output = True
 
-    def __init__(self, args, fin, st):
+    def __init__(self, args, fin, st, regular_output=False):
         self.args = args
         self.fin = fin
         # a regular file's size goes into the header (an empty one may be a
@@ -63,7 +63,11 @@ class Compress:
             self.comp = FrameCompressor(args.level, frame_size=args.frame_size,
                                         workers=_workers(args), **settings)
         else:
-            self.comp = StateSMixCompressor(args.level, content_size=self.size, **settings)
+            # a regular output gets the memory the model took in its header
+            # (below 64 KiB the bound is about as low: compress_stream)
+            record = regular_output and (self.size is None or self.size >= 64 << 10)
+            self.comp = StateSMixCompressor(args.level, content_size=self.size,
+                                            record_memory=record, **settings)
         self.nin = self.nout = 0
         self._bpt = 4.0           # bytes per token so far, for the progress inside a block
         self._coded = 0
@@ -91,6 +95,10 @@ class Compress:
         data = self.comp.flush()
         self.nout += len(data)
         yield data
+
+    def final_header(self):
+        """The header to write over the output's first bytes, or None."""
+        return self.comp.header() if isinstance(self.comp, StateSMixCompressor) else None
 
     def probe(self):
         """(bytes coded, total): inside a block, estimated from the tokens the
@@ -135,10 +143,13 @@ class Decompress:
 
     compressed_output = False
 
-    def __init__(self, args, fin, st):
+    def __init__(self, args, fin, st, regular_output=False):
         self.args = args
         self.reader = _reader(fin, args)
         self.nout = 0
+
+    def final_header(self):
+        return None
 
     def close(self):
         self.reader.close()
@@ -193,7 +204,7 @@ def process(src, args, con):
     remove = False
     job = None
     try:
-        job = job_class(args, fin, st)
+        job = job_class(args, fin, st, dest is not None and Output.is_regular(dest))
         out = None if dest is None else Output(dest, args.force, src if st else None, st,
                                                compressed=job.compressed_output)
         progress = Progress(name, con.progress_wanted(), job.probe)
@@ -202,6 +213,9 @@ def process(src, args, con):
             for piece in job.pieces():
                 if out is not None:
                     out.write(piece)
+            head = job.final_header()
+            if out is not None and out.regular and head:
+                out.rewrite_start(head)
             elapsed = max(time.monotonic() - t0, 1e-9)
             progress.close()
             if out is not None:

@@ -7,9 +7,9 @@ import stat
 import sys
 
 from .. import container as ct
-from ..presets import preset_name
+from ..presets import memory_estimate, model_config, preset_name
 from ..reader import StreamReader
-from ..tokenizer import list_vocabularies
+from ..tokenizer import get_vocabulary, list_vocabularies
 from ..units import fmt_bytes
 from .console import STDIN_NAME, CLIError
 from .driver import CHUNK
@@ -65,6 +65,18 @@ def _frame_lines(layout):
     return lines
 
 
+def _memory_needed(headers):
+    """The decompressing estimate of the most demanding stream, and whether
+    every stream's figure is the one its encoder measured."""
+    need = 0
+    for h in headers:
+        cfg = h.config or model_config(h.preset, get_vocabulary(h.vocab_id).size,
+                                       h.content_size)
+        need = max(need, memory_estimate(cfg, h.block_size, h.content_size,
+                                         model_memory=h.memory))
+    return need, all(h.memory for h in headers)
+
+
 def _decoded_stats(f, args):
     """The summed model statistics of every stream, decoding the file."""
     f.seek(0)
@@ -109,6 +121,7 @@ def _list_one(src, args, totals):
             _print("\n".join(frames))
         return
     pay = st["payload_bytes"]
+    need, measured = _memory_needed(headers)
     overhead = "%.4f %%" % (100.0 * (8 * pay - st["ideal_bits"]) / (8 * pay)) if pay else "-"
     _print("\n".join([
         src,
@@ -130,6 +143,8 @@ def _list_one(src, args, totals):
                                                         st["ideal_bits"] / 8),
         "  Range-coder payload:  %d B" % pay,
         "  Coder overhead:       %s" % overhead,
+        "  Memory needed:        %s (%s)" % (fmt_bytes(need), "as the encoder measured it"
+                                            if measured else "the configuration's bound"),
         "  Check:                xxHash64 OK",
     ] + frames))
 

@@ -66,8 +66,26 @@ class Output:
             self._unlink_tmp()
             raise
 
+    @staticmethod
+    def is_regular(dest):
+        """Whether Output(dest) writes a regular file (a temporary one, then
+        renamed), which rewrite_start() can change."""
+        if dest == "-":
+            return False
+        try:
+            return stat.S_ISREG(os.stat(dest).st_mode)
+        except FileNotFoundError:
+            return True
+
     def write(self, data):
         self.f.write(data)
+
+    def rewrite_start(self, data):
+        """Write `data` over the first bytes written (a regular file only)."""
+        end = self.f.tell()
+        self.f.seek(0)
+        self.f.write(data)
+        self.f.seek(end)
 
     def _unlink_tmp(self):
         if self.tmp is not None:
