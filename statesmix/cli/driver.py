@@ -59,15 +59,16 @@ class Compress:
         settings = {"preset": args.preset, "threads": args.threads,
                     "block_size": args.block_size, "vocabulary": args.vocabulary,
                     "memory_limit": args.memory_limit}
+        self._record = False
         if args.frame_size:
             self.comp = FrameCompressor(args.level, frame_size=args.frame_size,
                                         workers=_workers(args), **settings)
         else:
             # a regular output gets the memory the model took in its header
             # (below 64 KiB the bound is about as low: compress_stream)
-            record = regular_output and (self.size is None or self.size >= 64 << 10)
+            self._record = regular_output and (self.size is None or self.size >= 64 << 10)
             self.comp = StateSMixCompressor(args.level, content_size=self.size,
-                                            record_memory=record, **settings)
+                                            record_memory=self._record, **settings)
         self.nin = self.nout = 0
         self._bpt = 4.0           # bytes per token so far, for the progress inside a block
         self._coded = 0
@@ -98,7 +99,7 @@ class Compress:
 
     def final_header(self):
         """The header to write over the output's first bytes, or None."""
-        return self.comp.header() if isinstance(self.comp, StateSMixCompressor) else None
+        return self.comp.header() if self._record else None
 
     def probe(self):
         """(bytes coded, total): inside a block, estimated from the tokens the
