@@ -61,12 +61,10 @@ def measure(path, preset, threads):
         blob = open(packed, "rb").read()
     header, _ = parse_header(blob, 0)
     vocab = get_vocabulary(default_vocabulary_id())
-    config = header.config or presets.model_config(header.preset, vocab.size,
-                                                   header.content_size)
-    est = [presets.memory_estimate(config, header.block_size, header.content_size,
-                                   compressing=c, model_memory=m)
-           for c, m in ((True, None), (False, header.memory), (False, None))]
-    return est[0], peak_c, est[1], peak_d, len(blob), est[2]
+    config = presets.stream_config(header, vocab.size)
+    est_c, bound_d = (presets.memory_estimate(config, header.block_size, header.content_size,
+                                              compressing=c) for c in (True, False))
+    return est_c, peak_c, presets.stream_memory(header, config), peak_d, len(blob), bound_d
 
 
 def main(argv=None):

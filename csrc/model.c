@@ -102,9 +102,11 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
 #define SLOT_STEP 64
 
 static int64_t slot_cap(int64_t old, int64_t n, int64_t V) {
-    int64_t cap = old + old / 4 > n ? old + old / 4 : n, most = (V + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
+    int64_t cap = old + old / 4 > n ? old + old / 4 : n;
+    int64_t most = (V + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
     cap = (cap + SLOT_STEP - 1) / SLOT_STEP * SLOT_STEP;
-    return cap < most ? cap : most > n ? most : n;
+    cap = cap < most ? cap : most;
+    return cap > n ? cap : n;
 }
 
 /* Per live slot: c2g, count, prior, logits, e, freq, unseen_m, unseen_z,

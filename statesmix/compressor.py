@@ -1,5 +1,4 @@
 """Incremental compression into one .ssx stream (as lzma.LZMACompressor)."""
-import dataclasses
 import threading
 from typing import Optional
 
@@ -8,7 +7,7 @@ from .core import STEP_TOKENS, XXH64, Model
 from .errors import StateSMixError
 from .options import (Buffer, byte_view, check_block_size, check_content_size,
                       check_memory_limit, check_threads)
-from .presets import (DEFAULT_LEVEL, check_memory, memory_estimate, model_config, resolve,
+from .presets import (DEFAULT_LEVEL, RECORD_MEMORY_MIN, check_memory, model_config, resolve,
                       shared_work)
 from .threads import for_model
 from .tokenizer import default_vocabulary_id, get_vocabulary
@@ -95,7 +94,6 @@ class StateSMixCompressor:
                                               content_size, memory_limit, config)
         if record_memory:
             self._header = self._header.with_memory(0)
-        self._config = cfg
         self._model = open_model(cfg, self._vocab,
                                  for_model(threads, content_size, shared_work(cfg)))
         self._buf = bytearray()
@@ -165,13 +163,10 @@ class StateSMixCompressor:
         """The stream header; after flush(), with the memory the model took
         when the field was reserved (record_memory), as long as the header
         flush() wrote."""
-        return self._final_header().pack()
-
-    def _final_header(self):
         h = self._header
         if self._finished and h.memory is not None:
             h = h.with_memory(self._model.memory())
-        return h
+        return h.pack()
 
     def stats(self) -> dict:
         """The model's running totals (ssx_stats), the live vocabulary, the
@@ -186,14 +181,11 @@ class StateSMixCompressor:
 
 
 def compress_stream(data, **settings):
-    """(The whole of `data` as one stream that records its size, and the
-    memory its model took where that lowers what a decoder must expect, the
-    compressor after flush)."""
-    c = StateSMixCompressor(content_size=len(data), record_memory=True, **settings)
+    """(The whole of `data` as one stream that records its size, and from
+    RECORD_MEMORY_MIN bytes on the memory its model took, the compressor
+    after flush)."""
+    c = StateSMixCompressor(content_size=len(data), **settings,
+                            record_memory=len(data) >= RECORD_MEMORY_MIN)
     body = c.compress(data) + c.flush()
-    reserved = len(c._header.pack())
-    h = c._final_header()
-    measured = memory_estimate(c._config, h.block_size, h.content_size, model_memory=h.memory)
-    if measured > 0.875 * memory_estimate(c._config, h.block_size, h.content_size):
-        h = dataclasses.replace(h, memory=None)      # small inputs: the bound is about as low
-    return h.pack() + body[reserved:], c
+    head = c.header()
+    return head + body[len(head):], c

@@ -13,7 +13,7 @@ from .compressor import open_model
 from .core import STEP_TOKENS, XXH64
 from .errors import StateSMixError
 from .options import Buffer, byte_view, check_max_length, check_memory_limit, check_threads
-from .presets import check_memory, model_config, shared_work
+from .presets import check_memory, shared_work, stream_config
 from .threads import for_model
 from .tokenizer import get_vocabulary
 
@@ -133,13 +133,7 @@ class StateSMixDecompressor:
         if not vocab.sha256.startswith(header.vocab_hash):
             raise StateSMixError("vocabulary %d does not match the stream's hash"
                                  % header.vocab_id)
-        config = header.config
-        if config is None:
-            try:
-                config = model_config(header.preset, vocab.size, header.content_size)
-            except StateSMixError:
-                raise StateSMixError("unknown preset id %d (a newer format?)"
-                                     % header.preset) from None
+        config = stream_config(header, vocab.size)
         if config["vocab_size"] != vocab.size:
             raise StateSMixError("corrupt stream header (vocabulary size)")
         check_memory(config, header.block_size, self._memory_limit, "this stream",

@@ -190,6 +190,30 @@ def memory_estimate(config, block_size, content_size=None, compressing=False,
     return max(_LOAD_PEAK, _BASE_MEMORY + model + per_byte * block)
 
 
+# A stream of at least this many bytes (or of unknown size) records the
+# model's memory in its header where its writer can fill it in: below it
+# the configuration's bound is about as low, and the header stays compact.
+RECORD_MEMORY_MIN = 64 << 10
+
+
+def stream_config(header, vocab_size):
+    """The model configuration a stream header names: its own, or its
+    preset's for the vocabulary's size and the content size."""
+    if header.config is not None:
+        return header.config
+    try:
+        return model_config(header.preset, vocab_size, header.content_size)
+    except StateSMixError:
+        raise StateSMixError("unknown preset id %d (a newer format?)" % header.preset) from None
+
+
+def stream_memory(header, config):
+    """What decoding a stream with this header needs (memory_estimate with
+    the model memory it records, if any)."""
+    return memory_estimate(config, header.block_size, header.content_size,
+                           model_memory=header.memory)
+
+
 def check_memory(config, block_size, limit, what, content_size=None, compressing=False,
                  model_memory=None):
     """Raise StateSMixError when memory_estimate() exceeds `limit` bytes

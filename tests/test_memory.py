@@ -53,7 +53,7 @@ def test_estimate_bounds_the_peak_of_a_small_input(preset, tmp_path):
     vocab = get_vocabulary(default_vocabulary_id())
     config = header.config or presets.model_config(header.preset, vocab.size,
                                                    header.content_size)
-    # (a 5 KB stream records no model memory: the bound is as low)
+    # (a 5 KB stream records no model memory: under presets.RECORD_MEMORY_MIN)
     for path, mode in ((raw, "c"), (packed, "d")):
         # compressing: the configuration's bound; decompressing: the header's
         estimate = presets.memory_estimate(config, header.block_size, header.content_size,
@@ -79,7 +79,7 @@ def _with_memory(blob, memory):
 
 
 def test_recorded_memory_is_what_the_model_took_and_lowers_the_estimate():
-    data = make_text(30000, 3)
+    data = make_text(70000, 3)
     blob = statesmix.compress(data, preset="plus", threads=1)
     header, _ = parse_header(blob, 0)
     config = presets.model_config(header.preset, get_vocabulary(header.vocab_id).size,
@@ -102,7 +102,7 @@ def test_recorded_memory_is_what_the_model_took_and_lowers_the_estimate():
 
 
 def test_a_model_that_outgrows_its_recorded_memory_is_refused():
-    data = make_text(30000, 4)
+    data = make_text(70000, 4)
     blob = statesmix.compress(data, preset="plus", threads=1)
     memory = parse_header(blob, 0)[0].memory
     assert statesmix.decompress(_with_memory(blob, memory)) == data

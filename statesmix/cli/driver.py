@@ -11,6 +11,7 @@ import time
 
 from ..compressor import StateSMixCompressor
 from ..frames import FrameCompressor, open_reader
+from ..presets import RECORD_MEMORY_MIN
 from .console import STDIN_NAME, CLIError, isatty
 from .output import Output, stdin_buffer
 from .progress import Progress
@@ -65,8 +66,8 @@ class Compress:
                                         workers=_workers(args), **settings)
         else:
             # a regular output gets the memory the model took in its header
-            # (below 64 KiB the bound is about as low: compress_stream)
-            self._record = regular_output and (self.size is None or self.size >= 64 << 10)
+            self._record = regular_output and (self.size is None
+                                               or self.size >= RECORD_MEMORY_MIN)
             self.comp = StateSMixCompressor(args.level, content_size=self.size,
                                             record_memory=self._record, **settings)
         self.nin = self.nout = 0

@@ -7,7 +7,7 @@ import stat
 import sys
 
 from .. import container as ct
-from ..presets import memory_estimate, model_config, preset_name
+from ..presets import preset_name, stream_config, stream_memory
 from ..reader import StreamReader
 from ..tokenizer import get_vocabulary, list_vocabularies
 from ..units import fmt_bytes
@@ -70,10 +70,8 @@ def _memory_needed(headers):
     every stream's figure is the one its encoder measured."""
     need = 0
     for h in headers:
-        cfg = h.config or model_config(h.preset, get_vocabulary(h.vocab_id).size,
-                                       h.content_size)
-        need = max(need, memory_estimate(cfg, h.block_size, h.content_size,
-                                         model_memory=h.memory))
+        cfg = stream_config(h, get_vocabulary(h.vocab_id).size)
+        need = max(need, stream_memory(h, cfg))
     return need, all(h.memory for h in headers)
 
 
