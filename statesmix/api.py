@@ -32,7 +32,8 @@ def compress(data: Buffer, *, level: Optional[int] = None, preset: Optional[str]
         with FrameCompressor(level, preset=preset, threads=threads, workers=workers,
                              block_size=block_size, vocabulary=vocabulary,
                              memory_limit=memory_limit, frame_size=frame_size,
-                             executor=executor, in_flight=in_flight) as c:
+                             executor=executor, in_flight=in_flight,
+                             content_size=len(view)) as c:
             return c.compress(view) + c.flush()
 
 

@@ -70,8 +70,8 @@ class StateSMixFile(io.BufferedIOBase):
     StateSMixCompressor) choose the compression, in write modes only.  With
     the same settings and the size the file holds what compress() returns.
     `frame_size` (with `workers`, `executor`, `in_flight`: frames.FrameCompressor)
-    writes independent frames and an index instead; `content_size` does not
-    apply then (every frame records its own).  `threads` and
+    writes independent frames and an index instead (every frame records its
+    own size; `content_size` then cuts the frames evenly).  `threads` and
     `memory_limit` (bytes; see StateSMixCompressor and
     StateSMixDecompressor) apply to both modes.  Output never depends on
     `threads` or the executor.
@@ -108,14 +108,13 @@ class StateSMixFile(io.BufferedIOBase):
                                            block_size=block_size, vocabulary=vocabulary,
                                            content_size=content_size,
                                            memory_limit=memory_limit)
-            elif content_size is not None:
-                raise ValueError("content_size does not apply to frames")
             else:
                 comp = FrameCompressor(level, preset=preset, threads=threads,
                                        workers=workers, block_size=block_size,
                                        vocabulary=vocabulary,
                                        memory_limit=memory_limit, frame_size=frame_size,
-                                       executor=executor, in_flight=in_flight)
+                                       executor=executor, in_flight=in_flight,
+                                       content_size=content_size)
             mode_code = _MODE_WRITE
         else:
             raise ValueError("invalid mode: %r" % (mode,))

@@ -27,8 +27,8 @@ from . import container as ct
 from .compressor import StateSMixCompressor, compress_stream, cut, plan
 from .decompressor import StateSMixDecompressor
 from .errors import StateSMixEOFError, StateSMixError
-from .options import (Buffer, byte_view, check_frame_size, check_in_flight,
-                      check_memory_limit, check_threads)
+from .options import (Buffer, byte_view, check_content_size, check_frame_size,
+                      check_in_flight, check_memory_limit, check_threads)
 from .reader import RawReader, StreamReader
 from .threads import for_workers
 
@@ -114,7 +114,11 @@ class _Pool:
 class FrameCompressor:
     """compress() pieces, then flush() once, as StateSMixCompressor; the
     output is a framed file: frames of at most `frame_size` bytes, each a
-    stream of its own, then the index.
+    stream of its own, then the index.  With `content_size`, the input's
+    size when it is known, the frames are cut evenly (8 MB in 1 MiB frames:
+    8 of about 1 MB, not 7 full ones and a short one, which would leave a
+    worker idle at the end); the output then depends on it, as a
+    StateSMixCompressor's does.
 
     `level`, `preset`, `block_size`, `vocabulary` and `memory_limit` (per
     frame) are StateSMixCompressor's.  `workers`: worker processes (None:
@@ -133,8 +137,10 @@ class FrameCompressor:
                  workers: Optional[int] = None, block_size: Optional[int] = None,
                  vocabulary: Optional[int] = None, memory_limit: Optional[int] = None,
                  executor: Optional[cf.Executor] = None,
-                 in_flight: Optional[int] = None) -> None:
+                 in_flight: Optional[int] = None,
+                 content_size: Optional[int] = None) -> None:
         self._threads = check_threads(threads)
+        content_size = check_content_size(content_size)
         frame_size = check_frame_size(frame_size)
         if frame_size is None:
             raise TypeError("frame_size is required (workers, executor and in_flight "
@@ -144,6 +150,8 @@ class FrameCompressor:
         self._settings = {"level": level, "preset": preset, "block_size": block_size,
                           "vocabulary": vocabulary, "memory_limit": memory_limit}
         self._frame_size = frame_size
+        self._size = content_size
+        self._left = content_size   # bytes of the announced size not yet in a frame
         self._buf = bytearray()
         self._held = None           # the first frame, until a second one exists
         self._queue = collections.deque()   # (raw_len, future or result) in order
@@ -151,6 +159,15 @@ class FrameCompressor:
         self._done = {"input_bytes": 0, "tokens": 0}
         self._finished = False
         self._lock = threading.Lock()
+
+    def _limit(self):
+        """The next frame's size limit: the frame size, or an even share of
+        what is left of the announced size (recomputed at every cut, so the
+        bytes a cut leaves before its limit are shared out too)."""
+        if not self._left or self._left <= 0:
+            return self._frame_size     # no size, or more input than announced
+        frames = -(-self._left // self._frame_size)
+        return -(-self._left // frames)
 
     def _submit(self, frame):
         if not self._pool.parallel:
@@ -202,10 +219,12 @@ class FrameCompressor:
             def work():
                 self._buf += view
                 out = []
-                while len(self._buf) > self._frame_size:
-                    n = cut(self._buf, self._frame_size)
+                while len(self._buf) > self._limit():
+                    n = cut(self._buf, self._limit())
                     self._submit(bytes(self._buf[:n]))
                     del self._buf[:n]
+                    if self._left is not None:
+                        self._left -= n
                     out.append(self._take(False))
                 return b"".join(out)
             return self._guarded(work)
@@ -213,6 +232,10 @@ class FrameCompressor:
     def flush(self) -> bytes:
         """The last frames and the index."""
         def work():
+            if self._left is not None and self._left != len(self._buf):
+                raise StateSMixError("content_size %d given but %d bytes were compressed"
+                                     % (self._size, self._size - self._left
+                                        + len(self._buf)))
             if self._buf or not (self._entries or self._queue or self._held is not None):
                 self._submit(bytes(self._buf))
                 self._buf.clear()

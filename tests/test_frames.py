@@ -90,7 +90,8 @@ def test_output_does_not_depend_on_workers_or_executor(framed):
     assert statesmix.compress(DATA, preset="count", frame_size=FRAME, threads=2, workers=10_000,
                               in_flight=5) == framed
     bio = io.BytesIO()
-    with statesmix.open(bio, "wb", preset="count", frame_size=FRAME, workers=2) as f:
+    with statesmix.open(bio, "wb", preset="count", frame_size=FRAME, workers=2,
+                        content_size=len(DATA)) as f:
         for i in range(0, len(DATA), 5000):
             f.write(DATA[i:i + 5000])
     assert bio.getvalue() == framed
@@ -125,7 +126,12 @@ def test_frame_arguments_are_checked():
     with pytest.raises(ValueError):
         statesmix.StateSMixFile(io.BytesIO(), "rb", frame_size=FRAME)
     with pytest.raises(ValueError):
-        statesmix.StateSMixFile(io.BytesIO(), "wb", frame_size=FRAME, content_size=5)
+        statesmix.StateSMixFile(io.BytesIO(), "wb", frame_size=FRAME, content_size=-1)
+    for told in (5, 2):     # fewer and more bytes than announced
+        c = FrameCompressor(preset="count", frame_size=FRAME, content_size=told)
+        c.compress(b"abc")
+        with pytest.raises(StateSMixError, match="content_size %d given but 3" % told):
+            c.flush()
     c = FrameCompressor(preset="count", frame_size=FRAME)
     c.compress(b"abc")
     c.flush()
@@ -133,6 +139,29 @@ def test_frame_arguments_are_checked():
         c.compress(b"more")
     with pytest.raises(TypeError):
         pickle.dumps(c)
+
+
+def frame_sizes(blob):
+    """The raw sizes its index gives for a framed file."""
+    tail = blob[-ct.INDEX_TAIL_SIZE:]
+    return [e.raw_len for e in ct.parse_index(blob, len(blob) - ct.index_size(tail))[0]]
+
+
+def test_a_known_size_cuts_even_frames(framed):
+    # compress() knows the size: 40,000 bytes in 8 KiB frames are five of
+    # about 8,000 bytes, not four full ones and a short one
+    sizes = frame_sizes(framed)
+    assert len(sizes) == -(-len(DATA) // FRAME) == 5 and sum(sizes) == len(DATA)
+    assert max(sizes) <= FRAME and max(sizes) - min(sizes) < 300, sizes
+    # a stream of unknown size is cut at the frame size, and the last frame
+    # is what is left (told the size, a file cuts as compress(): the test above)
+    with FrameCompressor(preset="count", frame_size=FRAME) as c:
+        blob = b"".join(c.compress(DATA[i:i + 999]) for i in range(0, len(DATA), 999))
+        blob += c.flush()
+    sizes = frame_sizes(blob)
+    assert len(sizes) == 5 and min(sizes[:-1]) > FRAME - 4096, sizes
+    assert sizes[-1] < min(sizes[:-1]) - 500, sizes
+    assert statesmix.decompress(blob) == DATA
 
 
 def test_concatenated_framed_files_chain_their_indexes(framed):
@@ -221,7 +250,7 @@ def test_an_index_that_lies_costs_a_scan_not_wrong_data(framed):
                                                               lie[1].compressed_len)
     assert lie[0][0] != lie[1][0]
     blob = framed[:len(framed) - len(rest)] + ct.pack_index(lie)
-    pos = entries[0].raw_len + 10            # in frame 2 by the truth
+    pos = max(entries[0].raw_len, entries[1].raw_len) + 10   # frame 2 by both
     data, _, table = _read_at(blob, pos, 100)
     assert data == DATA[pos:pos + 100]
     assert not table.from_index              # it turned to the scan

@@ -63,7 +63,8 @@ class Compress:
         self._record = False
         if args.frame_size:
             self.comp = FrameCompressor(args.level, frame_size=args.frame_size,
-                                        workers=_workers(args), **settings)
+                                        workers=_workers(args), content_size=self.size,
+                                        **settings)
         else:
             # a regular output gets the memory the model took in its header
             self._record = regular_output and (self.size is None
