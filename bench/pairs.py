@@ -37,6 +37,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("-T", "--threads", help="statesmix -T for both (default: its own choice)")
     ap.add_argument("--args", default="", help="statesmix options for compression")
+    ap.add_argument("--no-wait", action="store_true",
+                    help="run at once, whatever the load (the times are then indicative only)")
     ap.add_argument("--build", action="append", default=[],
                     help="a checkout to run (twice: compare two builds)")
     args = ap.parse_args(argv)
@@ -53,7 +55,7 @@ def main(argv=None):
             for i, build in enumerate(builds):
                 ssx = os.path.join(tmp, "%d.ssx" % i)
                 cmd, env = _cmd(build, "-c", *opts, args.file)
-                r = timed(cmd, stdout=ssx, env=env)
+                r = timed(cmd, stdout=ssx, env=env, wait=not args.no_wait)
                 r.update(op="compress", build=build, rep=rep, bytes=os.path.getsize(ssx))
                 runs.append(r)
                 walls.append(r["wall"])
@@ -62,7 +64,7 @@ def main(argv=None):
                 if len(builds) == 1:
                     back = os.path.join(tmp, "back")
                     cmd, env = _cmd(build, "-d", "-c", *threads, ssx)
-                    r = timed(cmd, stdout=back, env=env)
+                    r = timed(cmd, stdout=back, env=env, wait=not args.no_wait)
                     r.update(op="decompress", build=build, rep=rep,
                              verified=sha256_file(back) == want)
                     runs.append(r)
@@ -74,10 +76,13 @@ def main(argv=None):
                 raise SystemExit("bench.pairs: the two builds give different bytes")
             ratios.append(walls[1] / walls[0])
     first, second = ("compress", "decompress") if len(builds) == 1 else builds
+    result = {"first": first, "second": second, "ratios": ratios,
+              "median": statistics.median(ratios)}
     print("%s: median %.2f s; %s: median %.2f s; %s / %s per pair: %s; median %.3f" % (
         first, statistics.median(r["wall"] for r in runs[0::2]),
         second, statistics.median(r["wall"] for r in runs[1::2]), second, first,
         ", ".join("%.3f" % x for x in ratios), statistics.median(ratios)))
+    return result
 
 
 if __name__ == "__main__":

@@ -194,3 +194,17 @@ def test_growth_checks():
     assert len(bad) == 2 and "shrinks" in bad[0] and "1.75x" in bad[1]
     res["entries"][2]["compressed_bytes"] = 1_400_000      # 3.4 %: under 5 %
     assert any("< 5 %" in b for b in growth.check(growth.rows(res)))
+
+
+def test_pairs_alternate_and_check(tmp_path):
+    """bench.pairs: compress and decompress (or two builds) in turn, each
+    round trip checked, and the median of the pairs' ratios."""
+    sys.path.insert(0, str(REPO))
+    from bench import pairs
+    f = tmp_path / "in.txt"
+    f.write_bytes(make_text(3000, 5))
+    one = pairs.main([str(f), "--repeat", "2", "--no-wait", "--args", "--preset count"])
+    assert one["first"] == "compress" and len(one["ratios"]) == 2 and one["median"] > 0
+    two = pairs.main([str(f), "--repeat", "1", "--no-wait", "--args", "--preset count",
+                      "--build", str(REPO), "--build", str(REPO)])
+    assert two["second"] == str(REPO) and len(two["ratios"]) == 1
