@@ -92,16 +92,24 @@ class StateSMixCompressor:
         content_size = check_content_size(content_size)
         self._vocab, self._header, cfg = plan(level, preset, block_size, vocabulary,
                                               content_size, memory_limit, config)
+        self._started = False
         if record_memory:
-            self._header = self._header.with_memory(0)
+            self.reserve_memory()
         self._model = open_model(cfg, self._vocab,
                                  for_model(threads, content_size, shared_work(cfg)))
         self._buf = bytearray()
         self._hash = XXH64()
         self._total = 0
-        self._started = False
         self._finished = False
         self._lock = threading.Lock()    # one caller at a time in the model, as lzma's
+
+    def reserve_memory(self) -> None:
+        """record_memory=True decided late: before any output (a file
+        learns only once open whether it can go back to its header)."""
+        if self._started:
+            raise ValueError("the header has already been written")
+        if self._header.memory is None:
+            self._header = self._header.with_memory(0)
 
     def _start(self):
         if self._started:

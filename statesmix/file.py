@@ -37,9 +37,15 @@ import os
 import threading
 from typing import BinaryIO, Optional, Union
 
+try:
+    import fcntl
+except ImportError:     # not POSIX: no append flag to look at
+    fcntl = None
+
 from .compressor import StateSMixCompressor
 from .frames import FrameCompressor
 from .options import byte_view, check_memory_limit, check_threads
+from .presets import RECORD_MEMORY_MIN
 from .reader import StreamReader
 
 __all__ = ["StateSMixFile", "open"]
@@ -52,6 +58,25 @@ _MODE_WRITE = 2
 # small, so that read(100), readline() or peek() decode little beyond what
 # they return (larger reads go to the stream reader directly).
 _READ_BUFFER = 1024
+
+
+def _rewritable_position(fp):
+    """Where the next write to `fp` lands, if the writer can go back there
+    and write again (a seekable file, not in append mode: a write there
+    would go to the end); None otherwise."""
+    try:
+        if not fp.seekable() or "a" in str(getattr(fp, "mode", "")):
+            return None
+        if fcntl is not None and hasattr(fp, "fileno"):
+            try:
+                if fcntl.fcntl(fp.fileno(), fcntl.F_GETFL) & os.O_APPEND:
+                    return None
+            except (OSError, ValueError):
+                pass            # no descriptor (BytesIO and the like)
+        return fp.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
+
 
 PathOrFile = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", BinaryIO]
 
@@ -68,7 +93,9 @@ class StateSMixFile(io.BufferedIOBase):
     `level`, `preset`, `block_size`, `vocabulary` and `content_size` (the
     number of bytes that will be written, to record in the header; see
     StateSMixCompressor) choose the compression, in write modes only.  With
-    the same settings and the size the file holds what compress() returns.
+    the same settings and the size the file holds what compress() returns
+    (from 64 KiB on, compress()'s header records the model's memory: the
+    file goes back to write it, where it can seek and is not in append mode).
     `frame_size` (with `workers`, `executor`, `in_flight`: frames.FrameCompressor)
     writes independent frames and an index instead (every frame records its
     own size; `content_size` then cuts the frames evenly).  `threads` and
@@ -134,6 +161,14 @@ class StateSMixFile(io.BufferedIOBase):
             self._comp = comp
             self._pos = 0
             self._failed = False   # a write failed: the stream cannot be finished
+            # compress()'s bytes: from RECORD_MEMORY_MIN bytes on, the header
+            # records the model's memory, written over it at the end
+            self._header_at = None
+            if (isinstance(comp, StateSMixCompressor) and content_size is not None
+                    and content_size >= RECORD_MEMORY_MIN):
+                self._header_at = _rewritable_position(self._fp)
+                if self._header_at is not None:
+                    comp.reserve_memory()
         self._mode = mode_code
 
     # ------------------------------------------------------------- status
@@ -159,6 +194,8 @@ class StateSMixFile(io.BufferedIOBase):
                 # never reached the file: no end marker is written, so the
                 # file holds a truncated stream that every decoder rejects
                 self._fp.write(self._comp.flush())
+                if self._header_at is not None:
+                    self._write_header()
         finally:
             if isinstance(self._comp, FrameCompressor):
                 self._comp.close()          # its workers end, whatever happened
@@ -170,6 +207,18 @@ class StateSMixFile(io.BufferedIOBase):
                 self._closefp = False
                 self._comp = None
                 self._mode = _MODE_CLOSED
+
+    def _write_header(self):
+        """The header again, now with the model's memory: same length, same
+        fields but that one.  Where the file refuses to go back the stream
+        keeps its reserved field (0: not recorded), which every reader takes."""
+        try:
+            end = self._fp.tell()
+            self._fp.seek(self._header_at)
+        except (OSError, ValueError):
+            return
+        self._fp.write(self._comp.header())
+        self._fp.seek(end)
 
     @property
     def closed(self) -> bool:

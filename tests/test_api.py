@@ -1,6 +1,7 @@
 """Round trips and lzma-like behaviour of the Python API (compress/decompress,
 the incremental objects and statesmix.open)."""
 import array
+import builtins
 import dataclasses
 import io
 import os
@@ -19,6 +20,7 @@ import statesmix
 import statesmix.presets
 from statesmix import container as ct
 from statesmix import core
+from statesmix.presets import RECORD_MEMORY_MIN
 from statesmix import (StateSMixCompressor, StateSMixDecompressor,
                        StateSMixError, StateSMixFile)
 
@@ -526,6 +528,36 @@ def test_every_writer_agrees():
     head = c.header()
     assert ct.parse_header(head, 0)[0].memory > 0
     assert without_memory(head + out[len(head):]) == without_memory(one_shot)
+
+
+def test_a_file_told_the_size_writes_compress_bytes(tmp_path):
+    """From RECORD_MEMORY_MIN bytes on compress() records the model's memory
+    in the header; a file told the size goes back to write it, where it can."""
+    data = make_text(RECORD_MEMORY_MIN + 5000, 23)
+    one_shot = statesmix.compress(data, preset="count")
+    assert ct.parse_header(one_shot, 0)[0].memory > 0
+    buf = io.BytesIO(b"before")
+    buf.seek(6)
+    with StateSMixFile(buf, "wb", preset="count", content_size=len(data)) as f:
+        f.write(data[:777])
+        f.write(data[777:])
+    assert buf.getvalue() == b"before" + one_shot
+    path = tmp_path / "f.ssx"
+    with statesmix.open(path, "wb", preset="count", content_size=len(data)) as f:
+        f.write(data)
+    assert path.read_bytes() == one_shot
+    # append modes cannot go back: the stream has no memory record
+    with statesmix.open(path, "ab", preset="count", content_size=len(data)) as f:
+        f.write(data)
+    second = path.read_bytes()[len(one_shot):]
+    assert ct.parse_header(second, 0)[0].memory is None
+    assert second == without_memory(one_shot)
+    fd = os.open(tmp_path / "g.ssx", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    with builtins.open(fd, "wb") as raw:
+        assert "a" not in raw.mode      # only the descriptor knows
+        with StateSMixFile(raw, "wb", preset="count", content_size=len(data)) as f:
+            f.write(data)
+    assert (tmp_path / "g.ssx").read_bytes() == without_memory(one_shot)
 
 
 def without_memory(blob):
