@@ -30,6 +30,14 @@ def cut(buf, limit):
     return limit
 
 
+def check_total(content_size, total):
+    """Raise StateSMixError when a size was announced and `total` bytes,
+    another number, were compressed."""
+    if content_size is not None and content_size != total:
+        raise StateSMixError("content_size %d given but %d bytes were compressed"
+                             % (content_size, total))
+
+
 def open_model(config, vocab, threads):
     """A model for `config` over `vocab`, as encoder and decoder both build
     it; `threads` as threads.for_model gives it."""
@@ -161,10 +169,7 @@ class StateSMixCompressor:
 
     def _finish(self):
         out = self._start() + self._drain(True)
-        size = self._header.content_size
-        if size is not None and size != self._total:
-            raise StateSMixError("content_size %d given but %d bytes were compressed"
-                                 % (size, self._total))
+        check_total(self._header.content_size, self._total)
         return out + ct.pack_trailer(self._header, self._total, self._hash.digest())
 
     def header(self) -> bytes:

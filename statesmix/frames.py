@@ -24,7 +24,7 @@ import threading
 from typing import Optional
 
 from . import container as ct
-from .compressor import StateSMixCompressor, compress_stream, cut, plan
+from .compressor import StateSMixCompressor, check_total, compress_stream, cut, plan
 from .decompressor import StateSMixDecompressor
 from .errors import StateSMixEOFError, StateSMixError
 from .options import (Buffer, byte_view, check_content_size, check_frame_size,
@@ -151,7 +151,7 @@ class FrameCompressor:
                           "vocabulary": vocabulary, "memory_limit": memory_limit}
         self._frame_size = frame_size
         self._size = content_size
-        self._left = content_size   # bytes of the announced size not yet in a frame
+        self._cut = 0               # bytes in frames so far
         self._buf = bytearray()
         self._held = None           # the first frame, until a second one exists
         self._queue = collections.deque()   # (raw_len, future or result) in order
@@ -164,10 +164,10 @@ class FrameCompressor:
         """The next frame's size limit: the frame size, or an even share of
         what is left of the announced size (recomputed at every cut, so the
         bytes a cut leaves before its limit are shared out too)."""
-        if not self._left or self._left <= 0:
+        left = (self._size or 0) - self._cut
+        if left <= 0:
             return self._frame_size     # no size, or more input than announced
-        frames = -(-self._left // self._frame_size)
-        return -(-self._left // frames)
+        return -(-left // -(-left // self._frame_size))
 
     def _submit(self, frame):
         if not self._pool.parallel:
@@ -219,23 +219,21 @@ class FrameCompressor:
             def work():
                 self._buf += view
                 out = []
-                while len(self._buf) > self._limit():
-                    n = cut(self._buf, self._limit())
+                limit = self._limit()
+                while len(self._buf) > limit:
+                    n = cut(self._buf, limit)
                     self._submit(bytes(self._buf[:n]))
                     del self._buf[:n]
-                    if self._left is not None:
-                        self._left -= n
+                    self._cut += n
                     out.append(self._take(False))
+                    limit = self._limit()
                 return b"".join(out)
             return self._guarded(work)
 
     def flush(self) -> bytes:
         """The last frames and the index."""
         def work():
-            if self._left is not None and self._left != len(self._buf):
-                raise StateSMixError("content_size %d given but %d bytes were compressed"
-                                     % (self._size, self._size - self._left
-                                        + len(self._buf)))
+            check_total(self._size, self._cut + len(self._buf))
             if self._buf or not (self._entries or self._queue or self._held is not None):
                 self._submit(bytes(self._buf))
                 self._buf.clear()
