@@ -7,8 +7,8 @@ from .core import STEP_TOKENS, XXH64, Model
 from .errors import StateSMixError
 from .options import (Buffer, byte_view, check_block_size, check_content_size,
                       check_memory_limit, check_threads)
-from .presets import (DEFAULT_LEVEL, RECORD_MEMORY_MIN, check_memory, model_config, resolve,
-                      shared_work)
+from .presets import (DEFAULT_LEVEL, RECORD_MEMORY_MIN, check_memory, fit_memory, model_config,
+                      resolve, shared_work)
 from .threads import for_model
 from .tokenizer import default_vocabulary_id, get_vocabulary
 
@@ -62,6 +62,8 @@ def plan(level, preset, block_size, vocabulary, content_size, memory_limit, conf
     if set(cfg) != set(standard):
         raise ValueError("unknown model configuration fields: %s"
                          % ", ".join(sorted(set(cfg) - set(standard))))
+    if config is None:
+        cfg = fit_memory(cfg, bs, memory_limit, content_size)
     custom = ct.config_bytes(cfg) != ct.config_bytes(standard)
     header = ct.Header(preset_id, level or 0, vocab.id, vocab.sha256, bs,
                        cfg if custom else None, content_size)

@@ -214,6 +214,30 @@ def stream_memory(header, config):
                            model_memory=header.memory)
 
 
+def fit_memory(config, block_size, limit, content_size=None):
+    """`config` with the tables that grow with the input made smaller until
+    compressing fits in `limit` bytes, as xz lowers its dictionary to fit its
+    memory limit: each time the one whose step saves more, the byte mixer's
+    (one bit less, to CM_BITS_MIN) or the n-gram tables' budget (halved, to
+    NGRAM_MB_MIN).  The same configuration when it fits already; what cannot
+    fit, check_memory refuses."""
+    def need(c):
+        return memory_estimate(c, block_size, content_size, compressing=True)
+
+    cfg = dict(config)
+    comp = int(cfg["components"])
+    while limit is not None and need(cfg) > limit:
+        steps = []
+        if comp & TREE and cfg["cm_bits"] > CM_BITS_MIN:
+            steps.append(dict(cfg, cm_bits=cfg["cm_bits"] - 1))
+        if comp & NGRAM and cfg["ngram_mem_mb"] > NGRAM_MB_MIN:
+            steps.append(dict(cfg, ngram_mem_mb=max(cfg["ngram_mem_mb"] // 2, NGRAM_MB_MIN)))
+        if not steps:
+            break
+        cfg = min(steps, key=need)
+    return cfg
+
+
 def check_memory(config, block_size, limit, what, content_size=None, compressing=False,
                  model_memory=None):
     """Raise StateSMixError when memory_estimate() exceeds `limit` bytes

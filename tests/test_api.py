@@ -628,10 +628,17 @@ def test_file_memory_limit(tmp_path):
             f.read()
     with statesmix.open(path, memory_limit=128 << 20) as f:
         assert f.read() == data
-    # writing, the size is unknown: tables at their largest
+    # writing, the size is unknown: the n-gram tables' 2 GiB are cut to fit
+    with statesmix.open(tmp_path / "w.ssx", "w", preset="paper", memory_limit=256 << 20,
+                        threads=1) as f:
+        f.write(data)
+    blob = (tmp_path / "w.ssx").read_bytes()
+    assert ct.parse_header(blob, 0)[0].config["ngram_mem_mb"] < 2048
+    assert statesmix.decompress(blob, memory_limit=256 << 20) == data
+    # under the process's base nothing fits, and no file is left
     with pytest.raises(StateSMixError, match="memory limit"):
-        statesmix.open(tmp_path / "w.ssx", "w", preset="paper", memory_limit=256 << 20)
-    assert not (tmp_path / "w.ssx").exists()
+        statesmix.open(tmp_path / "x.ssx", "w", preset="paper", memory_limit=96 << 20)
+    assert not (tmp_path / "x.ssx").exists()
 
 
 def _bound(n):
@@ -876,6 +883,35 @@ def test_memory_estimate():
     assert est(small, bs) < est(cfg["paper"], bs) - (1000 << 20)
 
 
+def test_memory_limit_makes_the_tables_fit():
+    """As xz lowers its dictionary: a preset over the limit compresses with
+    smaller byte-mixer and n-gram tables, and its stream carries that
+    configuration, which decodes within the same limit."""
+    presets = statesmix.presets
+    big = StateSMixCompressor(preset="cm", content_size=8 << 20)
+    assert big._header.config is None
+    full = presets.model_config(presets.BY_NAME["cm"], big._vocab.size, 8 << 20)
+    limit = 1 << 30
+    assert presets.memory_estimate(full, 1 << 20, 8 << 20, compressing=True) > limit
+    fitted = StateSMixCompressor(preset="cm", content_size=8 << 20, memory_limit=limit)
+    cfg = fitted._header.config
+    assert presets.memory_estimate(cfg, 1 << 20, 8 << 20, compressing=True) <= limit
+    assert cfg["cm_bits"] <= full["cm_bits"] and cfg["ngram_mem_mb"] < full["ngram_mem_mb"]
+    assert dict(cfg, cm_bits=0, ngram_mem_mb=0) == dict(full, cm_bits=0, ngram_mem_mb=0)
+    # a real stream: 60 KB, its tables cut to fit a limit 1 MiB under their estimate
+    data = make_text(60000, 15)
+    std = presets.model_config(presets.BY_NAME["fast"], big._vocab.size, len(data))
+    limit = presets.memory_estimate(std, 1 << 20, len(data), compressing=True) - (1 << 20)
+    out = statesmix.compress(data, preset="fast", threads=1, memory_limit=limit)
+    header = ct.parse_header(out, 0)[0]
+    assert header.config is not None and header.config != std
+    assert statesmix.decompress(out, memory_limit=limit) == data
+    assert out != statesmix.compress(data, preset="fast", threads=1)
+    # what cannot fit is still refused
+    with pytest.raises(statesmix.StateSMixError, match="memory limit"):
+        StateSMixCompressor(preset="cm", memory_limit=100 << 20)
+
+
 def test_memory_limit():
     data = make_text(2000, 13)
     for bad, error in ((0, ValueError), (-1, ValueError), ("1G", TypeError),
@@ -887,7 +923,7 @@ def test_memory_limit():
         with pytest.raises(error):
             StateSMixFile(io.BytesIO(), "w", memory_limit=bad)
     with pytest.raises(statesmix.StateSMixError, match="memory limit"):
-        StateSMixCompressor(preset="paper", memory_limit=256 << 20)
+        StateSMixCompressor(preset="paper", memory_limit=96 << 20)
     # a stream's estimate is sized by its content: 2 KB of count 102 MiB
     # (the floor: loading the vocabulary), 20 KB of paper about 130 MiB
     comp = statesmix.compress(data, preset="count", memory_limit=108 << 20)

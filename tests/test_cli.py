@@ -14,6 +14,7 @@ import pytest
 import statesmix
 import statesmix.presets
 from statesmix import cli
+from statesmix import container as ct
 from statesmix.cli import driver, output, progress
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -779,6 +780,20 @@ def test_memory_limit_option(src, capsys, tmp_path):
     assert run(["-t", "--memory-limit", "128M", comp], capsys)[0] == 0
     for bad in ("0", "lots"):
         assert run(["--memory-limit", bad, src], capsys)[0] == 2
+
+
+def test_memory_limit_fits_a_pipe(capsysbinary, monkeypatch):
+    """From a pipe the size is unknown and the tables would be at their
+    largest (over 2 GiB): under a limit they are made to fit, and the stream
+    decodes within it."""
+    monkeypatch.setattr(sys, "stdin", FakeStdin(DATA))
+    status, out, err = run_bin(["-T", "1", "--memory-limit", "300M"], capsysbinary)
+    assert status == 0 and not err
+    config = ct.parse_header(out, 0)[0].config
+    assert config is not None and config["ngram_mem_mb"] < 2048
+    monkeypatch.setattr(sys, "stdin", FakeStdin(out))
+    status, back, _ = run_bin(["-d", "--memory-limit", "300M"], capsysbinary)
+    assert status == 0 and back == DATA
 
 
 def test_a_regular_output_records_the_memory_the_model_took(tmp_path, capsys):

@@ -156,9 +156,11 @@ def build_parser():
     p.add_argument("--vocabulary", type=_vocabulary, metavar="ID|NAME",
                    help="BPE vocabulary to compress with (default: the registry's)")
     p.add_argument("--memory-limit", type=_memory_limit, metavar="SIZE", default=None,
-                   help="refuse to compress or decompress a stream whose model may "
-                        "need more memory than SIZE, e.g. 512M or 2G (estimated "
-                        "from the stream's configuration)")
+                   help="keep a stream's memory under SIZE, e.g. 512M or 2G "
+                        "(estimated from its configuration): compressing makes "
+                        "the model's tables smaller to fit; a stream that still "
+                        "does not fit, or that decompressing would need more "
+                        "for, is refused")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="progress indicator on a terminal (-vv: always) and a "
                         "summary line; with -l, decode and report model statistics")
