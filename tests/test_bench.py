@@ -208,3 +208,20 @@ def test_pairs_alternate_and_check(tmp_path):
     two = pairs.main([str(f), "--repeat", "1", "--no-wait", "--args", "--preset count",
                       "--build", str(REPO), "--build", str(REPO)])
     assert two["second"] == str(REPO) and len(two["ratios"]) == 1
+
+
+def test_tryconfig_changes_the_configuration_and_verifies(tmp_path):
+    """bench.tryconfig: the configuration asked for is the one used (the
+    stream carries it), the round trip is checked, the line is appended."""
+    from bench import tryconfig
+    f = tmp_path / "in.txt"
+    f.write_bytes(make_text(3000, 7))
+    out = tmp_path / "runs.jsonl"
+    std = tryconfig.main([str(f), "--preset", "fast", "-T", "1", "--verify"])
+    small = tryconfig.main([str(f), "--preset", "fast", "-T", "1", "--verify",
+                            "--config", '{"cm_bits": 12}', "--jsonl", str(out), "--tag", "t"])
+    assert std["verified"] and small["verified"] and small["config"] == {"cm_bits": 12}
+    assert small["bytes"] != std["bytes"]
+    assert json.loads(out.read_text())["tag"] == "t"
+    with pytest.raises(SystemExit):
+        tryconfig.main([str(f), "--config", "[1]"])
