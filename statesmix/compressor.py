@@ -83,8 +83,11 @@ class StateSMixCompressor:
     regular files, do it): the model sizes its tables from it and a decoder
     knows the size from the start; it must equal the bytes compressed.  With
     it the output is identical to compress()'s.
-    `memory_limit` (bytes) refuses a configuration whose memory estimate
-    (presets.memory_estimate) is larger.  `threads` never changes the output.
+    `memory_limit` (bytes): the tables that grow with the input are made
+    smaller until the memory estimate (presets.memory_estimate) fits
+    (presets.fit_memory; the stream then carries its configuration); a
+    configuration that still does not fit is refused.  `threads` never
+    changes the output.
     `config` (experiments) overrides fields of the preset's model
     configuration; the stream then carries the whole configuration.
     `record_memory` reserves a field of the header for the memory the model
