@@ -19,7 +19,12 @@ import sys
 import time
 
 import statesmix
+from statesmix import container as ct
 from statesmix.compressor import compress_stream
+from statesmix.presets import preset_name, stream_config
+from statesmix.tokenizer import get_vocabulary
+
+from bench.util import rss_mb
 
 
 def main(argv=None):
@@ -38,16 +43,16 @@ def main(argv=None):
     with open(args.file, "rb") as f:
         data = f.read()
     t0 = time.monotonic()
-    out, comp = compress_stream(data, preset=args.preset, threads=args.threads,
-                                config=config or None)
+    out = compress_stream(data, preset=args.preset, threads=args.threads,
+                          config=config or None)[0]
     wall = time.monotonic() - t0
-    header = comp._header
-    used = header.config or statesmix.presets.stream_config(header, comp._vocab.size)
+    header = ct.parse_header(out, 0)[0]
+    used = stream_config(header, get_vocabulary(header.vocab_id).size)
     row = {"tag": args.tag, "file": args.file, "size": len(data),
-           "preset": statesmix.presets.preset_name(header.preset),
+           "preset": preset_name(header.preset),
            "config": {k: used[k] for k in config}, "bytes": len(out),
            "bpb": round(8 * len(out) / max(len(data), 1), 4), "compress_s": round(wall, 1),
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+           "peak_rss_mb": round(rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)),
            "machine": platform.processor() or platform.machine()}
     if args.verify:
         t0 = time.monotonic()

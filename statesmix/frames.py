@@ -167,7 +167,8 @@ class FrameCompressor:
         left = (self._size or 0) - self._cut
         if left <= 0:
             return self._frame_size     # no size, or more input than announced
-        return -(-left // -(-left // self._frame_size))
+        frames = -(-left // self._frame_size)
+        return -(-left // frames)
 
     def _submit(self, frame):
         if not self._pool.parallel:

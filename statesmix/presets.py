@@ -225,8 +225,11 @@ def fit_memory(config, block_size, limit, content_size=None):
         return memory_estimate(c, block_size, content_size, compressing=True)
 
     cfg = dict(config)
+    if limit is None:
+        return cfg
     comp = int(cfg["components"])
-    while limit is not None and need(cfg) > limit:
+    have = need(cfg)
+    while have > limit:
         steps = []
         if comp & TREE and cfg["cm_bits"] > CM_BITS_MIN:
             steps.append(dict(cfg, cm_bits=cfg["cm_bits"] - 1))
@@ -234,7 +237,7 @@ def fit_memory(config, block_size, limit, content_size=None):
             steps.append(dict(cfg, ngram_mem_mb=max(cfg["ngram_mem_mb"] // 2, NGRAM_MB_MIN)))
         if not steps:
             break
-        cfg = min(steps, key=need)
+        have, cfg = min(((need(c), c) for c in steps), key=lambda step: step[0])
     return cfg
 
 
