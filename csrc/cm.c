@@ -14,6 +14,14 @@
  * A match model predicts the byte that followed the last occurrence of the
  * last MINLEN bytes.
  *
+ * The second version (SSX_CM_V2; the first stays as streams made with it
+ * need) adds indirect contexts, which paq8 showed to pay on text: the two
+ * bytes that followed the last occurrences of the last byte, of the last two
+ * and of the last three bytes, each with that context, and the word that
+ * followed the last occurrence of the previous word with the current one;
+ * the byte the longer match expects with its length; and a second match
+ * model over the last LONGLEN bytes, whose matches are rarer but surer.
+ *
  * Their log odds (stretch), the token model's and a bias go into three linear
  * mixers whose weight sets are chosen by small contexts (the decision with
  * the token model's confidence and the match, the partial byte, the
@@ -31,16 +39,20 @@
 #include "mathf.h"
 #include "pages.h"
 
-#define NCTX 15
+#define NCTX1 15          /* contexts of the first version */
+#define NCTX_MAX 20       /* ... and of the second (SSX_CM_V2) */
 #define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
 #define DEPTH_CTX 8       /* the context that takes the position in the token */
-#define NIN (2 * NCTX + 3)
-#define IN_TOK (2 * NCTX) /* the token model's log odds */
-#define IN_MATCH (2 * NCTX + 1)
-#define IN_BIAS (2 * NCTX + 2)
+#define IN_TOK 0          /* the token model's log odds */
+#define IN_MATCH 1
+#define IN_BIAS 2
+#define IN_LONG 3         /* the long match model (version 2; else 0) */
+#define IN_CTX 4          /* two inputs per context from here */
+#define NIN_MAX (IN_CTX + 2 * NCTX_MAX)
 #define ST_MAX 3071
 #define LIMIT 255         /* counts stop here: the rate stays at about 1/LIMIT */
 #define MINLEN 6          /* bytes a match must have before it predicts */
+#define LONGLEN 24        /* ... and a long match (version 2) */
 #define MLB 32            /* match length buckets */
 #define NSTATE 256
 #define SCAP 30           /* a bit history counts up to SCAP of each bit */
@@ -63,17 +75,31 @@
 #define SLOT_INIT 0x80000000u
 #define BUCKET_BYTES (16 * sizeof(uint32_t))
 
+/* A match model: the byte that followed the last occurrence of the last
+ * minlen bytes, and adaptive probabilities of its bits by match length. */
+typedef struct {
+    int32_t *mt;         /* hash of the last minlen bytes -> position after them */
+    uint32_t mtmask;
+    int minlen;
+    int64_t ptr;         /* the predicted byte is buf[ptr] ... */
+    int len;             /* ... after a match of len bytes (0: none) */
+    ssx_counter c[MLB * 2];
+    int ci;              /* the counter in use, -1 none */
+} ssx_match;
+
 struct ssx_cm {
     int bits;
-    uint32_t *t[NCTX];
-    uint32_t mask[NCTX];
-    uint32_t h[NCTX];    /* the contexts' hashes at this byte */
-    uint32_t *slot[NCTX];
-    uint32_t *bucket[NCTX]; /* the current nibble's 16 slots per context */
+    int v2;              /* SSX_CM_V2: the second version's contexts and mixing */
+    int nctx, nin;
+    uint32_t *t[NCTX_MAX];
+    uint32_t mask[NCTX_MAX];
+    uint32_t h[NCTX_MAX];    /* the contexts' hashes at this byte */
+    uint32_t *slot[NCTX_MAX];
+    uint32_t *bucket[NCTX_MAX]; /* the current nibble's 16 slots per context */
     int bkey;               /* which nibble they are for; -1 none yet */
-    ssx_counter sm[NCTX][NSTATE]; /* probability of 1 per bit-history state */
+    ssx_counter sm[NCTX_MAX][NSTATE]; /* probability of 1 per bit-history state */
     uint8_t next[NSTATE][2];      /* bit-history transitions */
-    int32_t x[NIN];
+    int32_t x[NIN_MAX];
     /* the text */
     uint8_t *buf;
     uint32_t bmask;
@@ -82,15 +108,13 @@ struct ssx_cm {
     uint32_t word, word1, word2;
     uint32_t nest;       /* the open brackets, two bits each, innermost lowest */
     int64_t line, line1; /* where the current and the previous line start */
-    /* the match model */
-    int32_t *mt;         /* hash of the last MINLEN bytes -> position after them */
-    uint32_t mtmask;
-    int64_t mptr;        /* the predicted byte is buf[mptr] ... */
-    int mlen;            /* ... after a match of mlen bytes (0: none) */
-    ssx_counter mc[MLB * 2];
-    int mi;              /* the match counter in use, -1 none */
+    uint16_t ind1[256];  /* version 2: the two bytes that followed each byte ... */
+    uint16_t *ind2;      /* ... and each pair of bytes, the last times they occurred */
+    uint16_t *ind3;
+    uint32_t *indw;
+    ssx_match m, lm;     /* the match model; version 2 adds a long one */
     /* mixing */
-    int32_t w1[N1][NIN], w2[N2][NIN], w3[N3][NIN];
+    int32_t w1[N1][NIN_MAX], w2[N2][NIN_MAX], w3[N3][NIN_MAX];
     int s[3], p[3];
     uint16_t *apm1, *apm2;
     int a1, a2, aw;
@@ -139,7 +163,7 @@ static void make_states(ssx_cm *x) {
             }
             x->next[s][b] = (uint8_t)t;
         }
-    for (int i = 0; i < NCTX; i++)
+    for (int i = 0; i < x->nctx; i++)
         for (int s = 0; s < NSTATE; s++) {
             int p = s < ns ? (int)(65536.0 * (n1[s] + 0.4) / (n0[s] + n1[s] + 0.8)) : 32768;
             x->sm[i][s] = (uint32_t)(p > 65535 ? 65535 : p) << 16;
@@ -152,24 +176,39 @@ static void init_apm(const ssx_cm *x, uint16_t *t, int n) {
             t[c * KNOTS + k] = (uint16_t)squash(x, (k - (KNOTS - 1) / 2) * 256);
 }
 
-ssx_cm *ssx_cm_new(int bits) {
+static int match_init(ssx_match *m, int minlen, uint32_t mtmask) {
+    m->minlen = minlen;
+    m->mtmask = mtmask;
+    m->mt = (int32_t *)calloc((size_t)mtmask + 1, sizeof(int32_t));
+    if (!m->mt) return 0;
+    ssx_pages_huge(m->mt, sizeof(int32_t) * ((size_t)mtmask + 1));
+    for (int i = 0; i < MLB * 2; i++) m->c[i] = i & 1 ? 0xC0000000u : 0x40000000u;
+    m->ci = -1;
+    return 1;
+}
+
+ssx_cm *ssx_cm_new(int bits, int v2) {
     if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS) return NULL;
     ssx_cm *x = (ssx_cm *)calloc(1, sizeof *x);
     if (!x) return NULL;
     x->bits = bits;
+    x->v2 = v2 != 0;
+    x->nctx = x->v2 ? NCTX_MAX : NCTX1;
+    x->nin = IN_CTX + 2 * x->nctx;
     int hb = bits - 1; /* the tables are sized at about 4 slots per byte of input */
     x->bmask = (1u << hb) - 1;
-    x->mtmask = (1u << (bits - 2)) - 1;
     x->buf = (uint8_t *)calloc((size_t)x->bmask + 1, 1);
-    x->mt = (int32_t *)calloc((size_t)x->mtmask + 1, sizeof(int32_t));
     x->apm1 = (uint16_t *)malloc(sizeof(uint16_t) * APM1_CTX * KNOTS);
     x->apm2 = (uint16_t *)malloc(sizeof(uint16_t) * APM2_CTX * KNOTS);
-    int ok = x->buf && x->mt && x->apm1 && x->apm2;
-    if (ok) {
-        ssx_pages_huge(x->buf, (size_t)x->bmask + 1);
-        ssx_pages_huge(x->mt, sizeof(int32_t) * ((size_t)x->mtmask + 1));
+    int ok = x->buf && x->apm1 && x->apm2 && match_init(&x->m, MINLEN, (1u << (bits - 2)) - 1);
+    if (ok && x->v2) {
+        x->ind2 = (uint16_t *)calloc(65536, sizeof(uint16_t));
+        x->ind3 = (uint16_t *)calloc(1 << 20, sizeof(uint16_t));
+        x->indw = (uint32_t *)calloc(1 << 20, sizeof(uint32_t));
+        ok = x->ind2 && x->ind3 && x->indw && match_init(&x->lm, LONGLEN, (1u << (bits - 2)) - 1);
     }
-    for (int i = 0; i < NCTX && ok; i++) {
+    if (ok) ssx_pages_huge(x->buf, (size_t)x->bmask + 1);
+    for (int i = 0; i < x->nctx && ok; i++) {
         int b = i == O1 ? 16 : bits;
         x->mask[i] = (1u << b) - 1;
         size_t bytes = sizeof(uint32_t) << b;
@@ -194,77 +233,99 @@ ssx_cm *ssx_cm_new(int bits) {
     }
     for (uint32_t n = 0; n < 1024; n++) x->rate[n] = ssx_counter_rate(n);
     make_states(x);
-    for (int i = 0; i < MLB * 2; i++) x->mc[i] = i & 1 ? 0xC0000000u : 0x40000000u;
     /* the mixers start by passing the token model's prediction through */
     for (int s = 0; s < N1; s++) x->w1[s][IN_TOK] = 65536;
     for (int s = 0; s < N2; s++) x->w2[s][IN_TOK] = 65536;
     for (int s = 0; s < N3; s++) x->w3[s][IN_TOK] = 65536;
     init_apm(x, x->apm1, APM1_CTX);
     init_apm(x, x->apm2, APM2_CTX);
-    x->mi = -1;
     x->bkey = -1;
     return x;
 }
 
 void ssx_cm_free(ssx_cm *x) {
     if (!x) return;
-    for (int i = 0; i < NCTX; i++) free(x->t[i]);
+    for (int i = 0; i < NCTX_MAX; i++) free(x->t[i]);
     free(x->buf);
-    free(x->mt);
+    free(x->m.mt);
+    free(x->lm.mt);
+    free(x->ind2);
+    free(x->ind3);
+    free(x->indw);
     free(x->apm1);
     free(x->apm2);
     free(x);
 }
 
-uint64_t ssx_cm_memory(int bits) {
+uint64_t ssx_cm_memory(int bits, int v2) {
     uint64_t n = sizeof(ssx_cm) + ((uint64_t)1 << (bits - 1)) + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
                  sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
-    return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX - 1) * ((uint64_t)1 << bits));
+    if (v2)
+        n += sizeof(uint16_t) * 65536 + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
+             sizeof(uint32_t) * (NCTX_MAX - NCTX1) * ((uint64_t)1 << bits);
+    return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX1 - 1) * ((uint64_t)1 << bits));
 }
 
 static int is_letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
 
-static void match_push(ssx_cm *x, uint8_t c) {
-    if (x->mlen > 0) {
-        if (x->buf[x->mptr & x->bmask] == c) {
-            if (x->mlen < 65535) x->mlen++;
-            x->mptr++;
+static void match_push(ssx_cm *x, ssx_match *m, uint8_t c) {
+    if (m->len > 0) {
+        if (x->buf[m->ptr & x->bmask] == c) {
+            if (m->len < 65535) m->len++;
+            m->ptr++;
         } else {
-            x->mlen = 0;
+            m->len = 0;
         }
     }
 }
 
-/* After pos moved: index the last MINLEN bytes, and look for a match. */
-static void match_find(ssx_cm *x) {
-    if (x->pos < MINLEN) return;
-    uint32_t hm = hash2(x->c4, x->c8 & 0xFFFF) & x->mtmask;
-    if (x->mlen == 0 && x->mt[hm] > 0) {
-        int64_t cand = x->mt[hm];
+/* After pos moved: index the last minlen bytes (their hash h), and look for
+ * a match of at least minlen bytes, checked up to `check` bytes back. */
+static void match_find(ssx_cm *x, ssx_match *m, uint32_t h, int check) {
+    if (x->pos < m->minlen) return;
+    uint32_t hm = h & m->mtmask;
+    if (m->len == 0 && m->mt[hm] > 0) {
+        int64_t cand = m->mt[hm];
         if (x->pos - cand < (int64_t)x->bmask) {
             int len = 0;
-            while (len < 64 && len < cand &&
+            while (len < check && len < cand &&
                    x->buf[(cand - 1 - len) & x->bmask] == x->buf[(x->pos - 1 - len) & x->bmask])
                 len++;
-            if (len >= MINLEN) {
-                x->mlen = len;
-                x->mptr = cand;
+            if (len >= m->minlen) {
+                m->len = len;
+                m->ptr = cand;
             }
         }
     }
-    x->mt[hm] = (int32_t)x->pos;
+    m->mt[hm] = (int32_t)x->pos;
+}
+
+/* The hash of the last n bytes. */
+static uint32_t hash_last(const ssx_cm *x, int n) {
+    uint32_t h = (uint32_t)n;
+    for (int i = 1; i <= n; i++) h = (h + x->buf[(x->pos - i) & x->bmask] + 1) * 0x2F0B3C6Du;
+    return h ^ (h >> 15);
 }
 
 void ssx_cm_push(ssx_cm *x, uint8_t c) {
-    match_push(x, c);
+    match_push(x, &x->m, c);
+    if (x->v2) {
+        match_push(x, &x->lm, c);
+        x->ind1[x->c4 & 0xFF] = (uint16_t)(x->ind1[x->c4 & 0xFF] << 8 | c);
+        x->ind2[x->c4 & 0xFFFF] = (uint16_t)(x->ind2[x->c4 & 0xFFFF] << 8 | c);
+        uint32_t i3 = hash2(77, x->c4 & 0xFFFFFF) >> 12;
+        x->ind3[i3] = (uint16_t)(x->ind3[i3] << 8 | c);
+    }
     x->buf[x->pos & x->bmask] = c;
     x->pos++;
     x->c8 = (x->c8 << 8) | (x->c4 >> 24);
     x->c4 = (x->c4 << 8) | c;
-    match_find(x);
+    match_find(x, &x->m, hash2(x->c4, x->c8 & 0xFFFF), 64);
+    if (x->v2 && x->pos >= LONGLEN) match_find(x, &x->lm, hash_last(x, LONGLEN), 400);
     if (is_letter(c)) {
         x->word = hash2(x->word, (uint32_t)(c >= 'A' && c <= 'Z' ? c + 32 : c));
     } else if (x->word) {
+        if (x->v2) x->indw[x->word1 >> 12] = x->word;
         x->word2 = x->word1;
         x->word1 = x->word;
         x->word = 0;
@@ -298,20 +359,32 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     x->h[12] = hash2(hash2(25, x->nest & 0xFF), x->word);
     x->h[13] = hash2(hash2(30, x->c4), x->c8);
     x->h[14] = hash2(hash2(31, x->word), hash2(x->word1, x->word2));
+    if (x->v2) {
+        /* what followed this byte and these two bytes before; the byte the
+         * longer of the two matches expects, with its length */
+        const ssx_match *m = x->lm.len > 0 ? &x->lm : &x->m;
+        uint32_t ml = m->len == 0 ? 0 : m->len < 16 ? 1 : m->len < 32 ? 2 : 3;
+        uint32_t mb = m->len ? x->buf[m->ptr & x->bmask] : 0;
+        x->h[15] = hash2(hash2(40, x->ind1[c]), c);
+        x->h[16] = hash2(hash2(41, x->ind2[x->c4 & 0xFFFF]), x->c4 & 0xFFFF);
+        x->h[17] = hash2(hash2(42, ml << 8 | mb), c);
+        x->h[18] = hash2(hash2(43, x->ind3[hash2(77, x->c4 & 0xFFFFFF) >> 12]), x->c4 & 0xFFFFFF);
+        x->h[19] = hash2(hash2(44, x->indw[x->word1 >> 12]), x->word);
+    }
     x->bkey = -1;
 }
 
 /* The buckets of every hashed context for nibble `key` of the next byte. */
 static void find_buckets(ssx_cm *x, int key, int d) {
-    uint32_t hh[NCTX];
+    uint32_t hh[NCTX_MAX];
     x->bkey = key;
-    for (int i = 1; i < NCTX; i++) {
+    for (int i = 1; i < x->nctx; i++) {
         uint32_t h = i == DEPTH_CTX ? hash2(x->h[i], (uint32_t)(d < 7 ? d : 7)) : x->h[i];
         hh[i] = hash2(h, (uint32_t)key);
         x->bucket[i] = x->t[i] + ((hh[i] << 4) & x->mask[i]);
         __builtin_prefetch(x->bucket[i]); /* all lines in flight at once */
     }
-    for (int i = 1; i < NCTX; i++) {
+    for (int i = 1; i < x->nctx; i++) {
         uint32_t chk = (hh[i] >> 16) | 1; /* never 0, the check of an empty bucket */
         uint32_t *b = x->bucket[i], *b2 = b + ((b - x->t[i]) & 16 ? -16 : 16);
         if (b[0] >> 16 == chk) continue;
@@ -333,9 +406,10 @@ static int clip_st(double st) {
     return (int)(v < 0 ? v - 0.5 : v + 0.5);
 }
 
-static int32_t dot(const int32_t *w, const int32_t *x) {
+/* Integer sums are exact, so the order of the inputs does not matter. */
+static int32_t dot(const int32_t *w, const int32_t *x, int n) {
     int64_t s = 0;
-    for (int i = 0; i < NIN; i++) s += (int64_t)w[i] * x[i];
+    for (int i = 0; i < n; i++) s += (int64_t)w[i] * x[i];
     s >>= 16;
     return (int32_t)(s < -ST_MAX ? -ST_MAX : s > ST_MAX ? ST_MAX : s);
 }
@@ -349,6 +423,27 @@ static void apm_learn(uint16_t *k, int w, int bit) {
     k[1] = (uint16_t)(k[1] + ((((target - k[1]) * w) >> 8) >> APM_RATE));
 }
 
+/* The match model's input for bit k of the byte whose bits so far are c0
+ * (0 when it predicts nothing), and its state for choosing weights:
+ * 0 none, 1 short, 2 long. */
+static int match_input(ssx_cm *x, ssx_match *m, int c0, int k, int *state) {
+    m->ci = -1;
+    *state = 0;
+    if (!c0 || m->len <= 0) return 0;
+    int pb = x->buf[m->ptr & x->bmask] | 0x100;
+    if ((pb >> (8 - k)) != c0) return 0;
+    int len = m->len;
+    if (m->minlen > MINLEN) { /* long matches: buckets by log2 of the length */
+        int b = 0;
+        while ((len >> b) > 1) b++;
+        len = b * 2 + ((len >> (b - 1)) & 1);
+    }
+    len = len < MLB ? len : MLB - 1;
+    m->ci = len * 2 + ((pb >> (7 - k)) & 1);
+    *state = m->len < 16 ? 1 : 2;
+    return stretch16(x, ssx_counter_p(m->c[m->ci]));
+}
+
 int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int dc = d < 15 ? d : 15;
     int k = 0; /* bits of the byte decided */
@@ -356,26 +451,17 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int key = k < 4 ? 0 : 16 + ((c0 >> (k - 4)) & 15); /* the nibble: high, or which low */
     int si = k < 4 ? c0 : (c0 & ((1 << (k - 4)) - 1)) | (1 << (k - 4));
     if (key != x->bkey) find_buckets(x, key, d);
-    for (int i = 0; i < NCTX; i++) {
+    for (int i = 0; i < x->nctx; i++) {
         uint32_t *s = x->slot[i] = i == O1 ? &x->t[O1][x->h[O1] | (uint32_t)c0] : x->bucket[i] + si;
         uint32_t v = *s, state = v & 0xFF;
-        x->x[2 * i] = state ? stretch16(x, ssx_counter_p(x->sm[i][state])) : 0;
+        x->x[IN_CTX + 2 * i] = state ? stretch16(x, ssx_counter_p(x->sm[i][state])) : 0;
         /* slot 0 of a bucket (the end decision) has no direct estimate */
-        x->x[2 * i + 1] = (i == O1 || si) && (v >> 8) & 0xFF ? stretch16(x, (int)(v >> 16)) : 0;
+        x->x[IN_CTX + 2 * i + 1] = (i == O1 || si) && (v >> 8) & 0xFF ? stretch16(x, (int)(v >> 16)) : 0;
     }
     int kp = c0 ? 1 + k : 0; /* the decision: the end, or bit k */
-    int ms = 0;
-    x->mi = -1;
-    x->x[IN_MATCH] = 0;
-    if (c0 && x->mlen > 0) {
-        int pb = x->buf[x->mptr & x->bmask] | 0x100;
-        if ((pb >> (8 - k)) == c0) {
-            int len = x->mlen < MLB ? x->mlen : MLB - 1;
-            x->mi = len * 2 + ((pb >> (7 - k)) & 1);
-            x->x[IN_MATCH] = stretch16(x, ssx_counter_p(x->mc[x->mi]));
-            ms = len < 16 ? 1 : 2;
-        }
-    }
+    int ms, ls = 0;
+    x->x[IN_MATCH] = match_input(x, &x->m, c0, k, &ms);
+    x->x[IN_LONG] = x->v2 ? match_input(x, &x->lm, c0, k, &ls) : 0;
     int tst = clip_st(st);
     x->x[IN_TOK] = tst;
     x->x[IN_BIAS] = 256;
@@ -386,8 +472,8 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     x->s[0] = (kp * 8 + cb) * 3 + ms;
     x->s[1] = c0 ? c0 : 256 + dc;
     x->s[2] = c1 * 9 + kp;
-    int32_t d0 = dot(x->w1[x->s[0]], x->x), d1 = dot(x->w2[x->s[1]], x->x);
-    int32_t d2 = dot(x->w3[x->s[2]], x->x);
+    int32_t d0 = dot(x->w1[x->s[0]], x->x, x->nin), d1 = dot(x->w2[x->s[1]], x->x, x->nin);
+    int32_t d2 = dot(x->w3[x->s[2]], x->x, x->nin);
     x->p[0] = squash(x, d0);
     x->p[1] = squash(x, d1);
     x->p[2] = squash(x, d2);
@@ -408,12 +494,16 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     return p < 1 ? 1 : p > 65535 ? 65535 : p;
 }
 
-static void train(int32_t *w, const int32_t *x, int err) {
-    for (int i = 0; i < NIN; i++) w[i] += (int32_t)(((int64_t)x[i] * err * MIX_LR) >> 20);
+static void train(int32_t *w, const int32_t *x, int n, int err) {
+    for (int i = 0; i < n; i++) w[i] += (int32_t)(((int64_t)x[i] * err * MIX_LR) >> 20);
+}
+
+static void match_learn(ssx_cm *x, ssx_match *m, int bit) {
+    if (m->ci >= 0) m->c[m->ci] = ssx_counter_next(m->c[m->ci], bit, x->rate[ssx_counter_n(m->c[m->ci])], LIMIT);
 }
 
 void ssx_cm_update(ssx_cm *x, int bit) {
-    for (int i = 0; i < NCTX; i++) {
+    for (int i = 0; i < x->nctx; i++) {
         uint32_t v = *x->slot[i], state = v & 0xFF, n = (v >> 8) & 0xFF;
         ssx_counter *sm = &x->sm[i][state];
         *sm = ssx_counter_next(*sm, bit, x->rate[ssx_counter_n(*sm)], LIMIT);
@@ -425,10 +515,11 @@ void ssx_cm_update(ssx_cm *x, int bit) {
         ssx_counter dc = ssx_counter_next((v & 0xFFFF0000u) | n, bit, x->rate[n], LIMIT);
         *x->slot[i] = (dc & 0xFFFF0000u) | (ssx_counter_n(dc) << 8) | x->next[state][bit];
     }
-    if (x->mi >= 0) x->mc[x->mi] = ssx_counter_next(x->mc[x->mi], bit, x->rate[ssx_counter_n(x->mc[x->mi])], LIMIT);
-    train(x->w1[x->s[0]], x->x, (bit << 16) - x->p[0]);
-    train(x->w2[x->s[1]], x->x, (bit << 16) - x->p[1]);
-    train(x->w3[x->s[2]], x->x, (bit << 16) - x->p[2]);
+    match_learn(x, &x->m, bit);
+    if (x->v2) match_learn(x, &x->lm, bit);
+    train(x->w1[x->s[0]], x->x, x->nin, (bit << 16) - x->p[0]);
+    train(x->w2[x->s[1]], x->x, x->nin, (bit << 16) - x->p[1]);
+    train(x->w3[x->s[2]], x->x, x->nin, (bit << 16) - x->p[2]);
     apm_learn(x->apm1 + x->a1, x->aw, bit);
     apm_learn(x->apm2 + x->a2, x->aw, bit);
 }

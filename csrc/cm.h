@@ -21,10 +21,12 @@ typedef struct ssx_cm ssx_cm;
  * SSX_CM_MAX_BITS); history: bytes of text to keep for the match model. */
 #define SSX_CM_MIN_BITS 10
 #define SSX_CM_MAX_BITS 26
-ssx_cm *ssx_cm_new(int bits);
+/* v2: the second version (SSX_CM_V2), else the first, as streams made with
+ * it need. */
+ssx_cm *ssx_cm_new(int bits, int v2);
 void ssx_cm_free(ssx_cm *x);
 /* The bytes a mixer of these table bits allocates. */
-uint64_t ssx_cm_memory(int bits);
+uint64_t ssx_cm_memory(int bits, int v2);
 /* The next byte of the text is known. */
 void ssx_cm_push(ssx_cm *x, uint8_t byte);
 /* P(1) of the next decision: c0 is the byte's bits so far behind a leading 1

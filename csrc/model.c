@@ -39,8 +39,9 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
     if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
-                             SSX_USE_TREE | SSX_MIX_ABLATE))
+                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE))
         return NULL;
+    if ((cfg->components & SSX_CM_V2) && !(cfg->components & SSX_USE_TREE)) return NULL;
     if ((cfg->components & SSX_MIX_ABLATE) && !(cfg->components & SSX_USE_MIX)) return NULL;
     if ((cfg->components & SSX_USE_NGRAM) &&
         (cfg->ngram_mem_mb < 1 || cfg->ngram_mem_mb > (1u << 20)))
@@ -79,7 +80,7 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
         return NULL;
     }
     if ((cfg->components & SSX_USE_TREE) &&
-        (!(m->tree = ssx_tree_new()) || !(m->cm = ssx_cm_new(cfg->cm_bits)))) {
+        (!(m->tree = ssx_tree_new()) || !(m->cm = ssx_cm_new(cfg->cm_bits, cfg->components & SSX_CM_V2)))) {
         ssx_model_free(m);
         return NULL;
     }
@@ -130,7 +131,7 @@ static uint64_t model_bytes(const ssx_config *cfg, int32_t cap, uint64_t ngram_b
     if (comp & SSX_USE_NGRAM) n += ssx_ngram_memory_bound(ngram_bytes);
     if (comp & SSX_USE_MIX) n += ssx_mixer_memory(cap) + (comp & SSX_MIX_NO_SSE ? 0 : ssx_sse_memory());
     if (comp & SSX_USE_TREE)
-        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, cap) + ssx_cm_memory(cfg->cm_bits);
+        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, cap) + ssx_cm_memory(cfg->cm_bits, cfg->components & SSX_CM_V2);
     return n;
 }
 

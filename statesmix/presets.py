@@ -8,12 +8,18 @@ _MiB = 1 << 20
 # the component bits of the C core (statesmix.h)
 COUNT, SSM, NGRAM, MIX, TREE = (lib.SSX_USE_COUNT, lib.SSX_USE_SSM, lib.SSX_USE_NGRAM,
                                 lib.SSX_USE_MIX, lib.SSX_USE_TREE)
+CM_V2 = lib.SSX_CM_V2
 NO_SSE, NO_CLASS = lib.SSX_MIX_NO_SSE, lib.SSX_MIX_NO_CLASS
 # the token-tree presets code tokens bit by bit, mixed with byte contexts
 # (csrc/tree.c, cm.c); that mixing refines the top token better than the
 # token model's own refinement, which they leave out
 CM = COUNT | NGRAM | TREE
 CM_MIX = CM | MIX | NO_SSE
+# the byte mixer's second version adds contexts of what followed the last
+# occurrences of the last one, two and three bytes and of the last word, of
+# the byte a match expects, and a match model of 24 bytes and more
+# (bench/results/cm2.md)
+CM2 = CM_MIX | CM_V2
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -31,6 +37,10 @@ PRESETS = {
     10: ("cm-32", CM_MIX | SSM),
     11: ("cm-2", CM_MIX | SSM),
     12: ("max", CM_MIX | SSM),
+    13: ("cm2", CM2 | SSM),
+    14: ("cm2-32", CM2 | SSM),
+    15: ("cm2-2", CM2 | SSM),
+    16: ("max2", CM2 | SSM),
 }
 # id -> SSM training that differs from model_config's defaults: shorter
 # chunks (more steps, each on fewer tokens) or more steps per chunk
@@ -38,6 +48,9 @@ OVERRIDES = {
     10: {"chunk": 32},
     11: {"train_steps": 2},
     12: {"chunk": 32, "train_steps": 2},
+    14: {"chunk": 32},
+    15: {"train_steps": 2},
+    16: {"chunk": 32, "train_steps": 2},
 }
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
@@ -45,7 +58,7 @@ BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id: each level at least as small as the one
 # below, and slower only where smaller (bench/results/levels.md)
-LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 6, 7: 10, 8: 11, 9: 12}
+LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 13, 7: 14, 8: 15, 9: 16}
 DEFAULT_LEVEL = 6
 
 # What the levels' presets cost on enwik6 (bench/results/levels.md: 2
@@ -65,14 +78,16 @@ LEVEL_COSTS = {
 
 # The byte mixer's tables (2^cm_bits slots per context) grow with the input:
 # about four slots per byte, between these bounds; an unknown size gets the
-# size of a 1 MB input.
+# size of a 1 MB input.  The second version has a third more contexts and
+# two slots per byte: it keeps enwik6 under 600 MB, and costs 0.2-0.35 % at
+# 1 MB against four (bench/results/cm2.md).
 CM_BITS_MIN, CM_BITS_MAX, CM_BITS_UNKNOWN = 12, 23, 22
 
 
-def cm_bits(content_size):
+def cm_bits(content_size, v2=False):
     if content_size is None:
-        return CM_BITS_UNKNOWN
-    bits = max(int(content_size), 1).bit_length() + 2
+        return CM_BITS_UNKNOWN - v2
+    bits = max(int(content_size), 1).bit_length() + 2 - v2
     return min(max(bits, CM_BITS_MIN), CM_BITS_MAX)
 
 
@@ -122,7 +137,7 @@ def model_config(preset_id, vocab_size, content_size=None):
         # learned mixing 1 (enwik6, chunks of 32: 224,966 bytes in 54.7 s
         # against 224,504 in 75.4 s, 2 threads)
         "train_steps": 1 if components & MIX else 2,
-        "cm_bits": cm_bits(content_size),
+        "cm_bits": cm_bits(content_size, bool(components & CM_V2)),
     }
     config.update(OVERRIDES.get(preset_id, {}))
     return config

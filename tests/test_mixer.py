@@ -92,10 +92,10 @@ def test_learned_mixing_beats_fixed():
     assert len(learned) < 0.9 * len(fixed)
 
 
-def test_default_is_cm():
+def test_default_is_cm2():
     d = statesmix.StateSMixDecompressor()
     d.decompress(statesmix.compress(b"hello hello hello"))
-    assert presets.preset_name(d.header.preset) == "cm"
+    assert presets.preset_name(d.header.preset) == "cm2"
 
 
 def test_levels_climb():
@@ -103,7 +103,7 @@ def test_levels_climb():
     ladder never drops a component, and a heavier SSM schedule only comes
     at the top (bench/results/levels.md measures it)."""
     comps = [presets.PRESETS[presets.LEVELS[lv]][1] for lv in range(1, 10)]
-    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm"]
+    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm2"]
     for low, high in zip(comps, comps[1:]):
         core_bits = presets.COUNT | presets.SSM | presets.NGRAM | presets.MIX | presets.TREE
         assert low & core_bits == low & high & core_bits
