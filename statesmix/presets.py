@@ -62,17 +62,17 @@ LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 13, 7: 14, 8: 15, 9: 16}
 DEFAULT_LEVEL = 6
 
 # What the levels' presets cost on enwik6 (bench/results/levels.md: 2
-# threads on the project's 2-core AMD EPYC VM, 2026-12-02): compressed bytes,
+# threads on the project's 2-core AMD EPYC VM, 2026-12-03): compressed bytes,
 # compress and decompress seconds, peak RSS in MB.  `statesmix --help`
 # shows them; tests/test_bench.py checks them against that table.
 LEVEL_COSTS = {
-    "fast": (219_585, 16.9, 16.9, 486),
-    "light": (211_704, 28.8, 28.0, 506),
-    "ngram-cm": (209_686, 32.1, 31.4, 505),
-    "cm": (208_672, 55.5, 51.6, 530),
-    "cm-32": (208_475, 50.6, 53.0, 527),
-    "cm-2": (208_382, 68.1, 72.5, 532),
-    "max": (208_297, 82.0, 81.7, 528),
+    "fast": (219_585, 7.9, 7.2, 507),
+    "light": (211_704, 16.7, 14.5, 527),
+    "ngram-cm": (209_686, 17.9, 16.9, 528),
+    "cm2": (208_192, 31.1, 32.8, 484),
+    "cm2-32": (208_011, 27.8, 31.5, 482),
+    "cm2-2": (207_916, 33.2, 36.7, 484),
+    "max2": (207_845, 33.8, 41.1, 480),
 }
 
 

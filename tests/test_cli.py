@@ -568,10 +568,12 @@ def _interrupt(args, watch_dir, sig, wait=0.5):
     return proc.returncode, err.decode(), latency, children
 
 
-# One block of the default size (1 MiB) holding 80 KB of text: the ssm
-# preset codes it in several seconds, which the core spends in steps of a
-# few hundredths of a second; a signal stops the run between two of them.
-SIGNAL_TEXT = make_text(80_000, 6)
+# One block of the default size (1 MiB) holding 400 KB of text: the ssm
+# preset codes it in seconds even on a fast machine (decompressing takes
+# about 2 s, so it outlasts the half second before the signal), which the
+# core spends in steps of a few hundredths of a second; a signal stops the
+# run between two of them.
+SIGNAL_TEXT = make_text(400_000, 6)
 
 
 @pytest.fixture(scope="module")
