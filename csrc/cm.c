@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "cm.h"
+#include "clones.h"
 #include "counter.h"
 #include "mathf.h"
 #include "pages.h"
@@ -406,7 +407,8 @@ static int clip_st(double st) {
     return (int)(v < 0 ? v - 0.5 : v + 0.5);
 }
 
-/* Integer sums are exact, so the order of the inputs does not matter. */
+/* Integer sums are exact, so neither the order of the inputs nor the width
+ * of the vectors (predict and update have AVX2 clones) matters. */
 static int32_t dot(const int32_t *w, const int32_t *x, int n) {
     int64_t s = 0;
     for (int i = 0; i < n; i++) s += (int64_t)w[i] * x[i];
@@ -444,12 +446,20 @@ static int match_input(ssx_cm *x, ssx_match *m, int c0, int k, int *state) {
     return stretch16(x, ssx_counter_p(m->c[m->ci]));
 }
 
-int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
+SSX_WIDE int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int dc = d < 15 ? d : 15;
     int k = 0; /* bits of the byte decided */
     while ((c0 >> k) > 1) k++;
     int key = k < 4 ? 0 : 16 + ((c0 >> (k - 4)) & 15); /* the nibble: high, or which low */
     int si = k < 4 ? c0 : (c0 & ((1 << (k - 4)) - 1)) | (1 << (k - 4));
+    int c1 = (int)(x->c4 & 0xFF);
+    /* the adaptive maps' rows for this decision: their loads start now */
+    int r1 = (c0 ? (c1 << 8) | c0 : 65536 + (c1 << 4) + dc) * KNOTS;
+    int r2 = (int)(hash2(x->c4 & 0xFFFF, (uint32_t)(c0 ? c0 : 256 + dc)) >> 16) * KNOTS;
+    __builtin_prefetch(x->apm1 + r1);
+    __builtin_prefetch(x->apm1 + r1 + KNOTS - 1);
+    __builtin_prefetch(x->apm2 + r2);
+    __builtin_prefetch(x->apm2 + r2 + KNOTS - 1);
     if (key != x->bkey) find_buckets(x, key, d);
     for (int i = 0; i < x->nctx; i++) {
         uint32_t *s = x->slot[i] = i == O1 ? &x->t[O1][x->h[O1] | (uint32_t)c0] : x->bucket[i] + si;
@@ -468,7 +478,6 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int a = tst < 0 ? -tst : tst;
     int cb = a < 64 ? 0 : a < 128 ? 1 : a < 256 ? 2 : a < 512 ? 3 : a < 768 ? 4 : a < 1024 ? 5
            : a < 1536 ? 6 : 7;
-    int c1 = (int)(x->c4 & 0xFF);
     x->s[0] = (kp * 8 + cb) * 3 + ms;
     x->s[1] = c0 ? c0 : 256 + dc;
     x->s[2] = c1 * 9 + kp;
@@ -487,8 +496,8 @@ int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
         w = 256;
     }
     x->aw = w;
-    x->a1 = (c0 ? (c1 << 8) | c0 : 65536 + (c1 << 4) + dc) * KNOTS + j;
-    x->a2 = (int)(hash2(x->c4 & 0xFFFF, (uint32_t)(c0 ? c0 : 256 + dc)) >> 16) * KNOTS + j;
+    x->a1 = r1 + j;
+    x->a2 = r2 + j;
     int pa1 = apm_at(x->apm1 + x->a1, w), pa2 = apm_at(x->apm2 + x->a2, w);
     int p = (2 * pm + 3 * pa1 + 3 * pa2 + 4) >> 3;
     return p < 1 ? 1 : p > 65535 ? 65535 : p;
@@ -502,7 +511,7 @@ static void match_learn(ssx_cm *x, ssx_match *m, int bit) {
     if (m->ci >= 0) m->c[m->ci] = ssx_counter_next(m->c[m->ci], bit, x->rate[ssx_counter_n(m->c[m->ci])], LIMIT);
 }
 
-void ssx_cm_update(ssx_cm *x, int bit) {
+SSX_WIDE void ssx_cm_update(ssx_cm *x, int bit) {
     for (int i = 0; i < x->nctx; i++) {
         uint32_t v = *x->slot[i], state = v & 0xFF, n = (v >> 8) & 0xFF;
         ssx_counter *sm = &x->sm[i][state];

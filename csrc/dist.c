@@ -11,6 +11,8 @@
 #include "mathf.h"
 #include "model.h"
 
+_Static_assert(SSX_MIX_CSUM == 8, "the class_sums kernel (kernels.h) sums 8 classes");
+
 #define FREQ_SCALE 1073741824.0 /* 2^30: total frequency ~2^30 + live */
 
 /* ---- the live vocabulary ---- */
@@ -68,8 +70,8 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
                 psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec,
                                               m->ndense, m->segdot + SSX_MAX_DOT * sg);
                 if (classes)
-                    ssx_mixer_class_sums(m->e + v0, m->ccls + v0, (v1 < n ? v1 : n) - v0,
-                                         m->segcsum + SSX_MIX_CSUM * sg);
+                    ssx_k->class_sums(m->e + v0, m->ccls + v0, (v1 < n ? v1 : n) - v0,
+                                      m->segcsum + SSX_MIX_CSUM * sg);
             } else {
                 psum[sg] = ssx_k->exp_sum(m->logits + v0, v1 - v0, mx, m->e + v0);
             }

@@ -1,6 +1,8 @@
-/* k_softmax.c - softmax to integer frequencies for the range coder. */
+/* k_softmax.c - softmax to integer frequencies for the range coder, and the
+ * sums over it that the learned mixer needs. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 #include "mathf.h"
@@ -293,6 +295,41 @@ AVX512 static uint64_t freq_avx512(const float *e, int64_t n, double scale, uint
     return sum;
 }
 
+/* Sums of e per token class: four interleaved sets of sums (a token's class
+ * decides where it adds, so one set would chain every addition), combined
+ * in a fixed order.  The AVX2 twin keeps the four sets as the lanes of one
+ * register per class and adds +0 where a lane's token is of another class:
+ * the same additions, as e >= 0 makes x + 0 = x exact. */
+static void class_sums_scalar(const float *e, const uint8_t *cls, int64_t n, double *csum) {
+    double acc[4][8] = {{0}};
+    for (int64_t i = 0; i < n; i++) acc[i & 3][cls[i]] += (double)e[i];
+    for (int k = 0; k < 8; k++) csum[k] = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+}
+
+AVX2 static void class_sums_avx2(const float *e, const uint8_t *cls, int64_t n, double *csum) {
+    __m256d acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(e + i));
+        int32_t c4;
+        memcpy(&c4, cls + i, 4);
+        __m256i c = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(c4));
+        for (int k = 0; k < 8; k++) {
+            __m256d on = _mm256_castsi256_pd(_mm256_cmpeq_epi64(c, _mm256_set1_epi64x(k)));
+            acc[k] = _mm256_add_pd(acc[k], _mm256_and_pd(v, on));
+        }
+    }
+    double a[4][8];
+    for (int k = 0; k < 8; k++) {
+        double l[4];
+        _mm256_storeu_pd(l, acc[k]);
+        for (int j = 0; j < 4; j++) a[j][k] = l[j];
+    }
+    for (; i < n; i++) a[i & 3][cls[i]] += (double)e[i];
+    for (int k = 0; k < 8; k++) csum[k] = (a[0][k] + a[1][k]) + (a[2][k] + a[3][k]);
+}
+
 void ssx_softmax_kernels(ssx_kernel_set *k, int level) {
     int avx2 = level > 0;
     k->max = avx2 ? max_avx2 : max_scalar;
@@ -300,4 +337,5 @@ void ssx_softmax_kernels(ssx_kernel_set *k, int level) {
     k->exp_sum_dot = level >= 2 ? exp_sum_dot_avx512 : avx2 ? exp_sum_dot_avx2 : exp_sum_dot_scalar;
     k->exp_sum_ent = level >= 2 ? exp_sum_ent_avx512 : avx2 ? exp_sum_ent_avx2 : exp_sum_ent_scalar;
     k->freq = level >= 2 ? freq_avx512 : avx2 ? freq_avx2 : freq_scalar;
+    k->class_sums = avx2 ? class_sums_avx2 : class_sums_scalar;
 }

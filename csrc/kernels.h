@@ -38,6 +38,9 @@ typedef struct ssx_kernel_set {
                           double *ent);
     /* f[i] = 1 + trunc(e[i] * scale) for i < n; returns the sum of f. */
     uint64_t (*freq)(const float *e, int64_t n, double scale, uint32_t *f);
+    /* csum[k] = the sum of e[i] (>= 0) over i < n with cls[i] == k, k < 8: four
+     * interleaved double sums (i % 4) per class, reduced in a fixed order. */
+    void (*class_sums)(const float *e, const uint8_t *cls, int64_t n, double *csum);
 
     /* Element-wise (k_elem.c). y may alias x. */
     void (*vexp)(const float *x, float *y, int64_t n);

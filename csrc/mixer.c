@@ -323,12 +323,28 @@ static void step(ssx_mixer *x, wt *w, double g) {
 
 int ssx_mixer_uses_classes(const ssx_mixer *x) { return x->classes; }
 
-void ssx_mixer_class_sums(const float *e, const uint8_t *cls, int64_t n, double *csum) {
-    /* four interleaved sets of sums (a token's class decides where it adds,
-     * so one set would chain every addition), combined in a fixed order */
-    double acc[4][SSX_MIX_CSUM] = {{0}};
-    for (int64_t i = 0; i < n; i++) acc[i & 3][cls[i]] += (double)e[i];
-    for (int k = 0; k < SSX_MIX_CSUM; k++) csum[k] = (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+/* The sum of e[ix[r]] over r in [r0, r1) as four chains (r % 4) combined in
+ * a fixed order; the chains live in registers (an array indexed by r % 4
+ * would pass every addition through memory). */
+static double chains4(const float *e, const int32_t *ix, int32_t r0, int32_t r1) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    int32_t r = r0;
+    for (; r < r1 && (r & 3); r++) { /* up to the next multiple of 4 */
+        double v = (double)e[ix[r]];
+        if ((r & 3) == 1) a1 += v;
+        else if ((r & 3) == 2) a2 += v;
+        else a3 += v;
+    }
+    for (; r + 4 <= r1; r += 4) {
+        a0 += (double)e[ix[r]];
+        a1 += (double)e[ix[r + 1]];
+        a2 += (double)e[ix[r + 2]];
+        a3 += (double)e[ix[r + 3]];
+    }
+    if (r < r1) a0 += (double)e[ix[r]];
+    if (r + 1 < r1) a1 += (double)e[ix[r + 1]];
+    if (r + 2 < r1) a2 += (double)e[ix[r + 2]];
+    return (a0 + a1) + (a2 + a3);
 }
 
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
@@ -430,9 +446,8 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         for (int b = 0, r = 0; r < x->nmtf; b++) {
             int32_t end = b ? 2 << (b - 1) : 1;
             if (end > x->nmtf) end = x->nmtf;
-            double acc[4] = {0.0, 0.0, 0.0, 0.0}; /* four chains, combined in order */
-            for (; r < end; r++) acc[r & 3] += (double)e[x->mtf[r]];
-            ed[b] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            ed[b] = chains4(e, x->mtf, r, end);
+            r = end;
         }
         if (x->at[y] >= 0) fd[dist_bucket(x->at[y])] = 1.0;
         for (int b = 0; b < DB; b++)

@@ -35,16 +35,14 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
 int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top);
 /* One gradient step on -log p(y), p = e / sum the distribution that coded y.
  * dots[k] = sum of e * dense feature k: the SSM logits (any vector when there
- * are none), the prior, unseen_m, unseen_z; csum the ssx_mixer_class_sums of
- * the whole vocabulary.  Call with the same inputs as
+ * are none), the prior, unseen_m, unseen_z; csum[k] the sum of e over the
+ * tokens of class k (the kernel class_sums, kernels.h).  Call with the same inputs as
  * predict, before the SSM, the prior and the n-gram tables learn y. */
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
                       const double *csum, const ssx_mix_in *in, const ssx_ngram *g);
-/* csum[k] = the sum of e over the entries of token class k, over n entries
- * (one segment of the vocabulary: the caller adds the segments in order). */
+/* The class sums update takes: one per token class. */
 #define SSX_MIX_CSUM SSX_TOKEN_CLASSES
 int ssx_mixer_uses_classes(const ssx_mixer *x);
-void ssx_mixer_class_sums(const float *e, const uint8_t *cls, int64_t n, double *csum);
 
 /* The gradients update would apply, without applying them (tests): for up
  * to cap weights, w[i] points at the weight and grad[i] is d(-log p_y)/dw;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clones.h"
 #include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
@@ -277,10 +278,7 @@ void ssx_model_add_token(ssx_model *m, int32_t g) {
 
 /* logits = SSM + s * (count prior + n-gram terms), s = clip(0.4 + 0.6 H / 5.5,
  * 0.2, 2.5) from the SSM's entropy H; s = 1 until the SSM has trained. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default"))) /* same bits, wider */
-#endif
-static void mix(float *out, const float *a, float s, const float *b, int32_t n) {
+SSX_WIDE static void mix(float *out, const float *a, float s, const float *b, int32_t n) {
     for (int32_t i = 0; i < n; i++) out[i] = a[i] + s * b[i];
 }
 

@@ -15,6 +15,7 @@
 #include <omp.h>
 #endif
 
+#include "clones.h"
 #include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
@@ -43,17 +44,6 @@ static int64_t ld_of(int32_t ve) { return ((int64_t)ve + 15) / 16 * 16 + 16; }
  * steps (beta2 = 0.999) and stay there; the lazy embedding update keeps them
  * for the steps before. */
 #define HIST_STEPS 16640
-
-/* Plain C loops are also compiled for AVX2 (without FMA) and picked by CPU:
- * with contraction off and no reassociation the clones compute identical bits,
- * only wider. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define WIDE __attribute__((target_clones("avx2", "default")))
-#define WIDER __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define WIDER
-#define WIDE
-#endif
 
 enum { P_LN_G, P_LN_B, P_IN_W, P_CONV_W, P_CONV_B, P_X_W, P_DT_W, P_DT_B, P_A_LOG,
        P_D, P_OUT_W, P_GROUPS };
@@ -363,7 +353,7 @@ static inline void scan_back_lanes(int i0, float *restrict dh, const float *rest
 
 /* One layer over positions [t0, t0+T): x (in/out, [T][DM]) is the residual
  * stream.  The recurrent state is h0 / h[t-1] and win[t .. t+DC-2]. */
-WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM]) {
+SSX_WIDE static void layer_forward(ssx_ssm *s, int l, int t0, int T, float (*x)[DM]) {
     lcache *c = &s->lc[l];
     float **g = s->pl[l].g;
     for (int t = t0; t < t0 + T; t++) {
@@ -529,7 +519,7 @@ static void layernorm_backward(const float *du, const float *xhat, float rstd,
 
 /* Backward through layer l for positions [0, T); dX holds the gradient of
  * the layer's output on entry and of its input on return. */
-WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
+SSX_WIDE static void layer_backward(ssx_ssm *s, int l, int T, float (*dX)[DM]) {
     lcache *c = &s->lc[l];
     float **g = s->pl[l].g, **G = s->gl[l].g;
     float (*dg)[DI] = s->bs.dg, (*dy)[DI] = s->bs.dy, (*dv)[2 * DI] = s->bs.dv;
@@ -638,7 +628,7 @@ typedef struct dgrad {
 } dgrad;
 
 /* buf[t][v - 8 c0] for the rows of blocks [c0, c1), positions t < T. */
-WIDER static void dgrad_fill(const ssx_ssm *s, const dgrad *g, int T, int64_t c0, int64_t c1,
+SSX_WIDER static void dgrad_fill(const ssx_ssm *s, const dgrad *g, int T, int64_t c0, int64_t c1,
                              float *buf) {
     int64_t r0 = c0 * 8, r1 = c1 * 8, rv = r1 < g->ve ? r1 : g->ve;
     for (int t = 0; t < T; t++) {
@@ -650,13 +640,13 @@ WIDER static void dgrad_fill(const ssx_ssm *s, const dgrad *g, int T, int64_t c0
 }
 
 /* Sum of squares in eight double lanes, continued over calls; n % 8 == 0. */
-WIDER static void sumsq_lanes(double *restrict lanes, const float *restrict g, int64_t n) {
+SSX_WIDER static void sumsq_lanes(double *restrict lanes, const float *restrict g, int64_t n) {
     for (int64_t i = 0; i < n; i += 8)
         for (int q = 0; q < 8; q++) lanes[q] += (double)g[i + q] * (double)g[i + q];
 }
 
 /* The same for two arrays, their chains interleaved. */
-WIDER static void sumsq_lanes2(double *restrict la, const float *restrict a, int64_t na,
+SSX_WIDER static void sumsq_lanes2(double *restrict la, const float *restrict a, int64_t na,
                                double *restrict lb, const float *restrict b, int64_t nb) {
     int64_t n = na < nb ? na : nb;
     for (int64_t i = 0; i < n; i += 8)
