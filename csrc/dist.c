@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "mathf.h"
 #include "model.h"
+#include "team.h"
 
 _Static_assert(SSX_MIX_CSUM == 8, "the class_sums kernel (kernels.h) sums 8 classes");
 
@@ -48,16 +49,30 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     uint64_t *ptot = m->segtot;
     float *pmx = m->segmx;
     int classes = m->mix && ssx_mixer_uses_classes(m->mix);
+    int njobs = m->mix ? ssx_mixer_jobs(m->mix) : 0;
 #pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
     {
         ssx_fp_enter();
-        /* the maximum is exact whatever the order: per segment, then combined */
-#pragma omp for schedule(static)
-        for (int sg = 0; sg < nseg; sg++) {
+        if (m->mix) { /* one thread, while the others wake */
+#pragma omp master
+            ssx_model_prepare(m);
+#pragma omp barrier
+        }
+        /* this thread's share of the segments: the logits of a pending
+         * prediction (one pass over the n-gram followers per thread), then
+         * the maxima; the maximum is exact whatever the order: per segment,
+         * then combined */
+        int lo, hi;
+        ssx_share(nseg, &lo, &hi);
+        if (m->pending && lo < hi) {
+            int64_t v0 = (int64_t)lo * SSX_CODE_SEG, v1 = (int64_t)hi * SSX_CODE_SEG;
+            ssx_model_finish(m, v0, v1 < n ? v1 : n);
+        }
+        for (int sg = lo; sg < hi; sg++) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n ? v0 + SSX_CODE_SEG : n;
-            if (m->pending) ssx_model_finish(m, v0, v1);
             pmx[sg] = ssx_k->max(m->logits + v0, v1 - v0);
         }
+#pragma omp barrier
         /* every thread combines the maxima itself (exact): no extra barrier */
         float mx = pmx[0];
         for (int sg = 1; sg < nseg; sg++) mx = pmx[sg] > mx ? pmx[sg] : mx;
@@ -111,6 +126,11 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
 #pragma omp barrier
             sum_all = *sum_out;
         }
+        /* the sums the mixer's update takes (over e before the refinement),
+         * while the coder waits for them anyway */
+#pragma omp for schedule(dynamic, 1) nowait
+        for (int j = 0; j < njobs; j++)
+            ssx_mixer_gather(m->mix, m->e, m->sse ? m->sse_tok : -1, m->sse_e, j);
         if (tree) {
 #pragma omp for schedule(static)
             for (int32_t b = 0; b < nblk; b++) ssx_tree_sum_blocks(m->tree, m->e, b, b + 1);

@@ -97,6 +97,35 @@ AVX2 static void mix_dense_avx2(float *out, int64_t n, const uint8_t *cls, float
     for (; i < n; i++) out[i] = (((a * x[i] + b * y[i]) + kc[cls[i]]) + c * z[i]) + d * w[i];
 }
 
+static void rank_add_scalar(float *x, const int32_t *rank, int64_t n, const float w[16]) {
+    for (int64_t i = 0; i < n; i++) {
+        int32_t r = rank[i];
+        if (r >= 0) x[i] += w[r ? 32 - __builtin_clz((uint32_t)r) : 0];
+    }
+}
+
+/* The bucket from the exponent of (float)rank, the weight from two 8-lane
+ * permutes; the untouched lanes keep x. */
+AVX2 static void rank_add_avx2(float *x, const int32_t *rank, int64_t n, const float w[16]) {
+    const __m256 lo = _mm256_loadu_ps(w), hi = _mm256_loadu_ps(w + 8);
+    const __m256i zero = _mm256_setzero_si256(), bias = _mm256_set1_epi32(126),
+                  seven = _mm256_set1_epi32(7), none = _mm256_set1_epi32(-1);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i r = _mm256_loadu_si256((const __m256i *)(rank + i));
+        __m256 f = _mm256_cvtepi32_ps(_mm256_max_epi32(r, zero));
+        __m256i b = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(f), 23), bias);
+        b = _mm256_max_epi32(b, zero); /* rank 0: (float)0 has exponent 0 */
+        __m256 wv = _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, b),
+                                     _mm256_permutevar8x32_ps(hi, b),
+                                     _mm256_castsi256_ps(_mm256_cmpgt_epi32(b, seven)));
+        __m256 xv = _mm256_loadu_ps(x + i);
+        __m256 m = _mm256_castsi256_ps(_mm256_cmpgt_epi32(r, none));
+        _mm256_storeu_ps(x + i, _mm256_blendv_ps(xv, _mm256_add_ps(xv, wv), m));
+    }
+    rank_add_scalar(x + i, rank + i, n - i, w);
+}
+
 AVX2 static void vexp_avx2(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, expf8(_mm256_loadu_ps(x + i)));
@@ -218,6 +247,7 @@ AVX512 static void adam_avx512(float *p, const float *g, float *m, float *v, int
 void ssx_elem_kernels(ssx_kernel_set *k, int level) {
     k->vexp = level >= 2 ? vexp_avx512 : level ? vexp_avx2 : vexp_scalar;
     k->mix_dense = level ? mix_dense_avx2 : mix_dense_scalar;
+    k->rank_add = level ? rank_add_avx2 : rank_add_scalar;
     k->vlog = level ? vlog_avx2 : vlog_scalar;
     k->adam = level >= 2 ? adam_avx512 : level ? adam_avx2 : adam_scalar;
     /* a row of E is 32 lanes and the divider sets the pace: sixteen lanes

@@ -51,6 +51,9 @@ typedef struct ssx_kernel_set {
     void (*mix_dense)(float *out, int64_t n, const uint8_t *cls, float a, const float *x,
                       float b, const float *y, const float kc[8], float c, const float *z,
                       float d, const float *w);
+    /* x[i] += w[b] where rank[i] >= 0, b = 0 for rank 0, else 1 + floor(log2
+     * rank[i]) (rank < 2^24, b < 16): the mixer's recency-cache terms. */
+    void (*rank_add)(float *x, const int32_t *rank, int64_t n, const float w[16]);
     /* One Adam step over n parameters with the constants c[SSX_ADAM_*]; g NULL
      * is a zero gradient (the same bits as zeros, without reading them). */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
 #include "mixer.h"
@@ -40,6 +39,9 @@
 #define NB 24       /* novelty buckets: -2 log2(unseen / remaining) */
 #define CACHE 8192 /* the most recent distinct tokens ... */
 #define DB 14      /* ... get a term per bucket of their recency rank: 0, 1, 2-3, 4-7, ... */
+/* rank_add (kernels.h) takes up to 16 buckets; gather's jobs split the
+ * cache at its last bucket, its second half */
+_Static_assert(DB <= 16 && CACHE == 1 << (DB - 1), "the cache's rank buckets");
 #define LOGTAB 4096
 
 #define LR 0.01   /* step of a weight, before RMS normalisation ... */
@@ -49,9 +51,25 @@
 
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
+/* What prepare chose for fill: the weights of this position as floats and
+ * the n-gram followers they apply to. */
+typedef struct plan {
+    float ws, wp, n0, n1, wk[SSX_TOKEN_CLASSES]; /* dense terms */
+    int sparse, nt;
+    const uint8_t *tcls; /* the live tokens' classes */
+    const ssx_follower *f[NO];
+    uint32_t len[NO];
+    float wi[NO], wl[NO], wt[NO], wc[NO][KB], w6[NO][SSX_TOKEN_CLASSES], wr[NO][RB];
+    float lzw;
+    const int32_t *win; /* the recent tokens */
+    const float *rw;
+    int avail;
+    float wrec;
+    float wd[16]; /* the cache, by rank bucket (DB of them) */
+} plan;
+
 struct ssx_mixer {
     int novel, shape, cache, classes; /* feature groups in use (ablation switches) */
-    int threads;
     double lr;    /* the step size now */
     int64_t seen; /* tokens seen */
 
@@ -90,7 +108,12 @@ struct ssx_mixer {
     int32_t lzpred;
     float logn[NO];
     uint32_t cmax[NO];
+    plan p;
+    /* the sums over the distribution that update needs (gather) */
+    struct gsum { double ei, el, et, ec[KB], er[RB], e6[SSX_TOKEN_CLASSES]; } gs[NO];
+    double erec, ed[DB];
 };
+typedef struct gsum gsum;
 
 /* Set n weights (a whole array of wt) to v. */
 static void wfill(wt *w, size_t n, double v) {
@@ -101,12 +124,9 @@ static void wfill(wt *w, size_t n, double v) {
     }
 }
 
-void ssx_mixer_set_threads(ssx_mixer *x, int threads) { x->threads = threads; }
-
 ssx_mixer *ssx_mixer_new(int32_t components) {
     ssx_mixer *x = (ssx_mixer *)calloc(1, sizeof *x);
     if (!x) return NULL;
-    x->threads = 1;
     x->novel = !(components & SSX_MIX_NO_NOVEL);
     x->classes = !(components & SSX_MIX_NO_CLASS);
     x->shape = !(components & SSX_MIX_NO_SHAPE);
@@ -193,8 +213,8 @@ static int novelty_bucket(int32_t unseen, int64_t remaining) {
     return b < 0 ? 0 : b > NB - 2 ? NB - 2 : b;
 }
 
-void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
-                       int32_t live) {
+void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g) {
+    plan *p = &x->p;
     x->lzb = -1;
     if (in->ssm) {
         int b = (int)(in->h * 1.5);
@@ -203,14 +223,12 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
         x->eb = 0;
     }
     x->hb = 0;
-    const ssx_follower *f[NO];
-    uint32_t len[NO];
-    int nt = g ? ssx_ngram_tables(g) : 0;
+    p->nt = g ? ssx_ngram_tables(g) : 0;
     if (g) {
         ssx_ngram_locate(g);
-        for (int o = 0; o < nt; o++) {
-            f[o] = ssx_ngram_followers(g, o, &len[o]);
-            if (len[o] && o < SSX_NGRAM_ORDERS) x->hb = o + 1;
+        for (int o = 0; o < p->nt; o++) {
+            p->f[o] = ssx_ngram_followers(g, o, &p->len[o]);
+            if (p->len[o] && o < SSX_NGRAM_ORDERS) x->hb = o + 1;
         }
     }
     x->nb = novelty_bucket(in->unseen, in->remaining);
@@ -230,75 +248,91 @@ void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *
      * longest order, after the last class and the SSM's entropy) */
     const wt *dc = x->dcls[x->c12];
     const wt *ca = x->ccb[x->c12], *cb2 = x->ccb2[x->c1hb], *cc = x->ccb3[x->c1eb];
-    float wk[SSX_TOKEN_CLASSES];
-    for (int k = 0; k < SSX_TOKEN_CLASSES; k++) wk[k] = (float)((ca[k].w + cb2[k].w) + cc[k].w);
-    float ws = in->ssm ? (float)((d[0].w + dp[0].w) + dc[0].w) : 0.0f;
-    float wp = (float)((d[1].w + dp[1].w) + dc[1].w);
-    float n0 = x->novel ? (float)nv[0].w : 0.0f, n1 = x->novel ? (float)nv[1].w : 0.0f;
-    const float *z = in->ssm ? in->ssm : in->prior;
-    int nseg = (live + SSX_CODE_SEG - 1) / SSX_CODE_SEG;
-#pragma omp parallel for schedule(static) num_threads(x->threads) if (x->threads > 1 && live >= SSX_PAR_CODING_ROWS)
-    for (int sg = 0; sg < nseg; sg++) { /* element-wise: the split does not matter */
-        int32_t v0 = sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < live ? v0 + SSX_CODE_SEG : live;
-        ssx_fp_enter();
-        ssx_k->mix_dense(logits + v0, v1 - v0, in->tcls + v0, ws, z + v0, wp, in->prior + v0, wk,
-                         n0, in->unseen_m + v0, n1, in->unseen_z + v0);
-    }
+    for (int k = 0; k < SSX_TOKEN_CLASSES; k++) p->wk[k] = (float)((ca[k].w + cb2[k].w) + cc[k].w);
+    p->ws = in->ssm ? (float)((d[0].w + dp[0].w) + dc[0].w) : 0.0f;
+    p->wp = (float)((d[1].w + dp[1].w) + dc[1].w);
+    p->n0 = x->novel ? (float)nv[0].w : 0.0f;
+    p->n1 = x->novel ? (float)nv[1].w : 0.0f;
+    p->sparse = g != NULL;
+    p->tcls = in->tcls;
     if (!g) return;
-    for (int o = 0; o < nt; o++) {
-        if (!len[o]) continue;
+    for (int o = 0; o < p->nt; o++) {
+        uint32_t len = p->len[o];
+        if (!len) continue;
+        const ssx_follower *f = p->f[o];
         uint64_t n = 0;
         uint32_t cm = 0;
-        for (uint32_t i = 0; i < len[o]; i++) {
-            n += f[o][i].cnt;
-            if (f[o][i].cnt > cm) cm = f[o][i].cnt;
+        for (uint32_t i = 0; i < len; i++) {
+            n += f[i].cnt;
+            if (f[i].cnt > cm) cm = f[i].cnt;
         }
         x->cmax[o] = cm;
-        int cb = x->cb[o] = conf_bucket(n, len[o]);
-        float ln = x->logn[o] = (float)ssx_log((double)n);
-        float wi = (float)(((x->ind[o][cb].w + x->ind2[o][x->hb].w) + x->ind3[o][x->eb].w) +
+        int cb = x->cb[o] = conf_bucket(n, len);
+        x->logn[o] = (float)ssx_log((double)n);
+        p->wi[o] = (float)(((x->ind[o][cb].w + x->ind2[o][x->hb].w) + x->ind3[o][x->eb].w) +
                            x->ind5[o][x->c12].w);
-        float wl = (float)x->lg[o][cb].w;
-        float wt_ = (float)x->top[o][cb].w, wc[KB];
-        for (int k = 0; k < KB; k++) wc[k] = (float)x->ic[o][k].w;
-        float w6[SSX_TOKEN_CLASSES];
-        for (int k = 0; k < SSX_TOKEN_CLASSES; k++) w6[k] = (float)(x->ind6[o][k].w + x->ind7[o][x->c1][k].w);
-        float wr_[RB];
-        int lb = len_bucket(len[o]);
-        for (int r = 0; r < RB; r++) wr_[r] = (float)x->rr[o][lb][r].w;
-        for (uint32_t i = 0; i < len[o]; i++) {
-            uint32_t c = f[o][i].cnt;
-            float v = wi + wl * (logc(x, c) - ln);
-            v += w6[in->tcls[f[o][i].tok]];
-            if (x->shape) {
-                v += wc[count_bucket(c)];
-                if (c == cm) v += wt_;
-                v += wr_[rank_bucket(i)];
-            }
-            logits[f[o][i].tok] += v;
-        }
+        p->wl[o] = (float)x->lg[o][cb].w;
+        p->wt[o] = (float)x->top[o][cb].w;
+        for (int k = 0; k < KB; k++) p->wc[o][k] = (float)x->ic[o][k].w;
+        for (int k = 0; k < SSX_TOKEN_CLASSES; k++)
+            p->w6[o][k] = (float)(x->ind6[o][k].w + x->ind7[o][x->c1][k].w);
+        int lb = len_bucket(len);
+        for (int r = 0; r < RB; r++) p->wr[o][r] = (float)x->rr[o][lb][r].w;
     }
-    int32_t pred;
     uint32_t conf;
-    if (ssx_ngram_lz(g, &pred, &conf)) {
+    if (ssx_ngram_lz(g, &x->lzpred, &conf)) {
         x->lzb = lz_bucket(conf);
-        x->lzpred = pred;
-        logits[pred] += (float)x->lz[x->lzb].w;
+        p->lzw = (float)x->lz[x->lzb].w;
     }
-    const int32_t *win;
-    const float *rw;
-    int avail = ssx_ngram_recent(g, &win, &rw);
-    float wr = (float)x->rec[x->hb].w;
-    for (int a = 0; a < avail; a++) logits[win[-1 - a]] += wr * rw[a];
-    if (x->cache) {
-        float wd[DB];
-        for (int b = 0; b < DB; b++) wd[b] = (float)(x->dist[x->eb][b].w + x->distp[x->pb][b].w);
-        for (int b = 0, r = 0; r < x->nmtf; b++) {
-            int32_t end = b ? 2 << (b - 1) : 1;
-            if (end > x->nmtf) end = x->nmtf;
-            for (; r < end; r++) logits[x->mtf[r]] += wd[b];
+    p->avail = ssx_ngram_recent(g, &p->win, &p->rw);
+    p->wrec = (float)x->rec[x->hb].w;
+    for (int b = 0; b < DB; b++) p->wd[b] = (float)(x->dist[x->eb][b].w + x->distp[x->pb][b].w);
+}
+
+void ssx_mixer_fill(const ssx_mixer *x, const ssx_mix_in *in, float *logits, int32_t v0,
+                    int32_t v1) {
+    const plan *p = &x->p;
+    const float *z = in->ssm ? in->ssm : in->prior;
+    if (v1 <= v0) return;
+    ssx_k->mix_dense(logits + v0, v1 - v0, in->tcls + v0, p->ws, z + v0, p->wp, in->prior + v0,
+                     p->wk, p->n0, in->unseen_m + v0, p->n1, in->unseen_z + v0);
+    if (!p->sparse) return;
+    uint32_t span = (uint32_t)(v1 - v0);
+    /* each token's terms in the same order whatever the range: the tables in
+     * order, the LZ prediction, the recent tokens, the cache */
+    for (int o = 0; o < p->nt; o++) {
+        uint32_t len = p->len[o];
+        const ssx_follower *f = p->f[o];
+        float wi = p->wi[o], wl = p->wl[o], wt_ = p->wt[o], ln = x->logn[o];
+        uint32_t cm = x->cmax[o];
+        for (uint32_t i = 0; i < len; i++) {
+            int32_t tok = f[i].tok;
+            if ((uint32_t)(tok - v0) >= span) continue;
+            uint32_t c = f[i].cnt;
+            float v = wi + wl * (logc(x, c) - ln);
+            v += p->w6[o][in->tcls[tok]];
+            if (x->shape) {
+                v += p->wc[o][count_bucket(c)];
+                if (c == cm) v += wt_;
+                v += p->wr[o][rank_bucket(i)];
+            }
+            logits[tok] += v;
         }
     }
+    if (x->lzb >= 0 && (uint32_t)(x->lzpred - v0) < span) logits[x->lzpred] += p->lzw;
+    for (int a = 0; a < p->avail; a++) {
+        int32_t tok = p->win[-1 - a];
+        if ((uint32_t)(tok - v0) < span) logits[tok] += p->wrec * p->rw[a];
+    }
+    /* the cache: from each token's rank (at[], -1 when not cached), the
+     * same additions as a pass over the cache, where each token is once */
+    if (x->cache) ssx_k->rank_add(logits + v0, x->at + v0, v1 - v0, p->wd);
+}
+
+void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
+                       int32_t live) {
+    ssx_mixer_prepare(x, in, g);
+    ssx_mixer_fill(x, in, logits, 0, live);
 }
 
 int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top) {
@@ -323,28 +357,45 @@ static void step(ssx_mixer *x, wt *w, double g) {
 
 int ssx_mixer_uses_classes(const ssx_mixer *x) { return x->classes; }
 
-/* The sum of e[ix[r]] over r in [r0, r1) as four chains (r % 4) combined in
- * a fixed order; the chains live in registers (an array indexed by r % 4
- * would pass every addition through memory). */
-static double chains4(const float *e, const int32_t *ix, int32_t r0, int32_t r1) {
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+/* Add e[ix[r]] for r in [r0, r1) to four chains a[r % 4]; the chains live
+ * in registers meanwhile (an array indexed by r % 4 would pass every
+ * addition through memory). */
+static void chains4_add(double a[4], const float *e, const int32_t *ix, int32_t r0, int32_t r1) {
+#define EV(r) (double)e[ix[r]]
+    double a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
     int32_t r = r0;
     for (; r < r1 && (r & 3); r++) { /* up to the next multiple of 4 */
-        double v = (double)e[ix[r]];
+        double v = EV(r);
         if ((r & 3) == 1) a1 += v;
         else if ((r & 3) == 2) a2 += v;
         else a3 += v;
     }
     for (; r + 4 <= r1; r += 4) {
-        a0 += (double)e[ix[r]];
-        a1 += (double)e[ix[r + 1]];
-        a2 += (double)e[ix[r + 2]];
-        a3 += (double)e[ix[r + 3]];
+        a0 += EV(r);
+        a1 += EV(r + 1);
+        a2 += EV(r + 2);
+        a3 += EV(r + 3);
     }
-    if (r < r1) a0 += (double)e[ix[r]];
-    if (r + 1 < r1) a1 += (double)e[ix[r + 1]];
-    if (r + 2 < r1) a2 += (double)e[ix[r + 2]];
-    return (a0 + a1) + (a2 + a3);
+    if (r < r1) a0 += EV(r);
+    if (r + 1 < r1) a1 += EV(r + 1);
+    if (r + 2 < r1) a2 += EV(r + 2);
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+#undef EV
+}
+
+/* The sum of e[ix[r]] over r in [r0, r1), with efix in place of the value
+ * at r = rfix, as four chains (r % 4) combined in a fixed order. */
+static double chains4(const float *e, const int32_t *ix, int32_t r0, int32_t r1, int32_t rfix,
+                      float efix) {
+    double a[4] = {0.0, 0.0, 0.0, 0.0};
+    if (rfix >= r0 && rfix < r1) {
+        chains4_add(a, e, ix, r0, rfix);
+        a[rfix & 3] += (double)efix;
+        chains4_add(a, e, ix, rfix + 1, r1);
+    } else {
+        chains4_add(a, e, ix, r0, r1);
+    }
+    return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
@@ -376,85 +427,128 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         step(x, &nv[1], dots[3] * inv - (double)in->unseen_z[y]);
     }
     if (!g) return;
-    for (int o = 0; o < ssx_ngram_tables(g); o++) {
-        uint32_t len;
-        const ssx_follower *f = ssx_ngram_followers(g, o, &len);
+    const plan *p = &x->p;
+    for (int o = 0; o < p->nt; o++) {
+        uint32_t len = p->len[o];
+        const ssx_follower *f = p->f[o];
         if (!len) continue;
-        double ei = 0.0, el = 0.0, et = 0.0, ec[KB] = {0}, er_[RB] = {0};
+        const gsum *s = &x->gs[o];
         double fi = 0.0, fl = 0.0, ft = 0.0, fc[KB] = {0}, fr_[RB] = {0};
-        double e6[SSX_TOKEN_CLASSES] = {0};
         int k6 = -1;
         float ln = x->logn[o];
         uint32_t cm = x->cmax[o];
-        for (uint32_t i = 0; i < len; i++) {
-            uint32_t c = f[i].cnt;
-            double l = (double)(logc(x, c) - ln), p = (double)e[f[i].tok];
-            int k = count_bucket(c);
-            ei += p;
-            e6[in->tcls[f[i].tok]] += p;
-            el += p * l;
-            ec[k] += p;
-            er_[rank_bucket(i)] += p;
-            if (c == cm) et += p;
+        for (uint32_t i = 0; i < len; i++)
             if (f[i].tok == y) {
+                uint32_t c = f[i].cnt;
                 k6 = in->tcls[y];
                 fr_[rank_bucket(i)] = 1.0;
                 fi = 1.0;
-                fl = l;
-                fc[k] = 1.0;
+                fl = (double)(logc(x, c) - ln);
+                fc[count_bucket(c)] = 1.0;
                 ft = c == cm ? 1.0 : 0.0;
             }
-        }
         int cb = x->cb[o];
-        double gi = ei * inv - fi;
+        double gi = s->ei * inv - fi;
         step(x, &x->ind[o][cb], gi);
         step(x, &x->ind2[o][x->hb], gi);
         step(x, &x->ind3[o][x->eb], gi);
         if (x->classes) step(x, &x->ind5[o][x->c12], gi);
         for (int k = 0; k < SSX_TOKEN_CLASSES && x->classes; k++)
-            if (e6[k] > 0.0) {
-                step(x, &x->ind6[o][k], e6[k] * inv - (k == k6));
-                step(x, &x->ind7[o][x->c1][k], e6[k] * inv - (k == k6));
+            if (s->e6[k] > 0.0) {
+                step(x, &x->ind6[o][k], s->e6[k] * inv - (k == k6));
+                step(x, &x->ind7[o][x->c1][k], s->e6[k] * inv - (k == k6));
             }
-        step(x, &x->lg[o][cb], el * inv - fl);
+        step(x, &x->lg[o][cb], s->el * inv - fl);
         if (x->shape) {
-            step(x, &x->top[o][cb], et * inv - ft);
+            step(x, &x->top[o][cb], s->et * inv - ft);
             for (int k = 0; k < KB; k++)
-                if (ec[k] > 0.0) step(x, &x->ic[o][k], ec[k] * inv - fc[k]);
+                if (s->ec[k] > 0.0) step(x, &x->ic[o][k], s->ec[k] * inv - fc[k]);
             for (int r = 0; r < RB; r++)
-                if (er_[r] > 0.0) step(x, &x->rr[o][len_bucket(len)][r], er_[r] * inv - fr_[r]);
+                if (s->er[r] > 0.0) step(x, &x->rr[o][len_bucket(len)][r], s->er[r] * inv - fr_[r]);
         }
     }
-    int32_t pred;
-    uint32_t conf;
-    if (x->lzb >= 0 && ssx_ngram_lz(g, &pred, &conf))
-        step(x, &x->lz[x->lzb], (double)e[pred] * inv - (pred == y ? 1.0 : 0.0));
-    const int32_t *win;
-    const float *rw;
-    int avail = ssx_ngram_recent(g, &win, &rw);
-    if (avail) {
-        double er = 0.0, fr = 0.0;
-        for (int a = 0; a < avail; a++) {
-            int32_t t = win[-1 - a];
-            er += (double)e[t] * (double)rw[a];
-            if (t == y) fr += (double)rw[a];
-        }
-        step(x, &x->rec[x->hb], er * inv - fr);
+    if (x->lzb >= 0)
+        step(x, &x->lz[x->lzb], (double)e[x->lzpred] * inv - (x->lzpred == y ? 1.0 : 0.0));
+    if (p->avail) {
+        double fr = 0.0;
+        for (int a = 0; a < p->avail; a++)
+            if (p->win[-1 - a] == y) fr += (double)p->rw[a];
+        step(x, &x->rec[x->hb], x->erec * inv - fr);
     }
     if (x->cache) {
-        double ed[DB] = {0}, fd[DB] = {0};
-        for (int b = 0, r = 0; r < x->nmtf; b++) {
-            int32_t end = b ? 2 << (b - 1) : 1;
-            if (end > x->nmtf) end = x->nmtf;
-            ed[b] = chains4(e, x->mtf, r, end);
-            r = end;
-        }
+        double fd[DB] = {0};
         if (x->at[y] >= 0) fd[dist_bucket(x->at[y])] = 1.0;
         for (int b = 0; b < DB; b++)
-            if (ed[b] > 0.0) {
-                step(x, &x->dist[x->eb][b], ed[b] * inv - fd[b]);
-                step(x, &x->distp[x->pb][b], ed[b] * inv - fd[b]);
+            if (x->ed[b] > 0.0) {
+                step(x, &x->dist[x->eb][b], x->ed[b] * inv - fd[b]);
+                step(x, &x->distp[x->pb][b], x->ed[b] * inv - fd[b]);
             }
+    }
+}
+
+/* The jobs of gather: the tables, the recent tokens, then the cache in
+ * CACHE_JOBS parts: its last bucket (half of it), the one before, the rest. */
+#define CACHE_JOBS 3
+int ssx_mixer_jobs(const ssx_mixer *x) { return x->p.sparse ? x->p.nt + 1 + CACHE_JOBS : 0; }
+
+void ssx_mixer_gather(ssx_mixer *x, const float *e, int32_t fix, float efix, int job) {
+    const plan *p = &x->p;
+    const uint8_t *tcls = p->tcls;
+    if (job < p->nt) { /* a table's followers, in order */
+        int o = job;
+        uint32_t len = p->len[o];
+        const ssx_follower *f = p->f[o];
+        double ei = 0.0, el = 0.0, et = 0.0, ec[KB] = {0}, er_[RB] = {0};
+        double e6[SSX_TOKEN_CLASSES] = {0};
+        float ln = x->logn[o];
+        uint32_t cm = x->cmax[o];
+        /* the same sums in the same order; the rank buckets are runs of i,
+         * so each one's sum, like count 1's (most followers), stays in a
+         * register rather than passing every addition through memory */
+        for (uint32_t i0 = 0; i0 < len;) {
+            int rb = rank_bucket(i0);
+            uint32_t i1 = rb < 5 ? i0 + 1 : rb == 5 ? 7 : rb == 6 ? 11 : rb == 7 ? 21 : rb == 8 ? 51 : len;
+            if (i1 > len) i1 = len;
+            double er = 0.0, ec0 = ec[0];
+            for (uint32_t i = i0; i < i1; i++) {
+                uint32_t c = f[i].cnt;
+                int32_t tok = f[i].tok;
+                double l = (double)(logc(x, c) - ln), q = (double)(tok == fix ? efix : e[tok]);
+                ei += q;
+                e6[tcls[tok]] += q;
+                el += q * l;
+                if (c == 1) ec0 += q;
+                else ec[count_bucket(c)] += q;
+                er += q;
+                if (c == cm) et += q;
+            }
+            ec[0] = ec0;
+            er_[rb] = er;
+            i0 = i1;
+        }
+        gsum *s = &x->gs[o];
+        s->ei = ei;
+        s->el = el;
+        s->et = et;
+        memcpy(s->ec, ec, sizeof ec);
+        memcpy(s->er, er_, sizeof er_);
+        memcpy(s->e6, e6, sizeof e6);
+    } else if (job == p->nt) { /* the recent tokens */
+        double er = 0.0;
+        for (int a = 0; a < p->avail; a++) {
+            int32_t t = p->win[-1 - a];
+            er += (double)(t == fix ? efix : e[t]) * (double)p->rw[a];
+        }
+        x->erec = er;
+    } else if (x->cache) { /* the cache's rank buckets [b0, b1) */
+        int part = job - p->nt - 1;
+        int b0 = part == 0 ? DB - 1 : part == 1 ? DB - 2 : 0, b1 = part == 2 ? DB - 2 : b0 + 1;
+        int32_t rfix = fix >= 0 ? x->at[fix] : -1;
+        for (int b = b0; b < b1; b++) {
+            int32_t r = b ? 1 << (b - 1) : 0, end = b ? 2 << (b - 1) : 1;
+            if (end > x->nmtf) end = x->nmtf;
+            x->ed[b] = r < end ? chains4(e, x->mtf, r, end, rfix, efix) : 0.0;
+        }
     }
 }
 
@@ -465,6 +559,7 @@ int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, con
     x->rec_g = grad;
     x->rec_cap = cap;
     x->nrec = 0;
+    for (int j = 0; j < ssx_mixer_jobs(x); j++) ssx_mixer_gather(x, e, -1, 0.0f, j);
     ssx_mixer_update(x, y, e, sum, dots, csum, in, g);
     x->rec_w = NULL;
     return x->nrec;

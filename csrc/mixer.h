@@ -26,14 +26,28 @@ typedef struct ssx_mix_in {
 /* components: the SSX_USE_* / SSX_MIX_NO_* mask of the model. */
 ssx_mixer *ssx_mixer_new(int32_t components);
 void ssx_mixer_free(ssx_mixer *x);
-/* Threads for the dense pass; never changes the result. */
-void ssx_mixer_set_threads(ssx_mixer *x, int threads);
-/* logits[0..live) of the next token; g (the n-gram knowledge) may be NULL. */
+/* The next token's logits in two steps: prepare chooses the weights (g, the
+ * n-gram knowledge, may be NULL; it must outlive the fill calls), then fill
+ * writes logits[v0..v1) of any ranges covering the live vocabulary, from
+ * concurrent threads if they like: each token's value is the same whatever
+ * the ranges. */
+void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g);
+void ssx_mixer_fill(const ssx_mixer *x, const ssx_mix_in *in, float *logits, int32_t v0,
+                    int32_t v1);
+/* Both, over [0, live) (tests). */
 void ssx_mixer_predict(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g, float *logits,
                        int32_t live);
 /* Context of the secondary estimation of the top token, < SSX_SSE_CTX. */
 int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top);
-/* One gradient step on -log p(y), p = e / sum the distribution that coded y.
+/* The sums over the distribution e that update needs, in ssx_mixer_jobs()
+ * independent jobs that threads may share (the n-gram tables, the recent
+ * tokens, the cache); each job's sums are the same whoever runs it.  e is
+ * read with efix in place of e[fix] (fix < 0: none), the value before the
+ * secondary estimation. */
+int ssx_mixer_jobs(const ssx_mixer *x);
+void ssx_mixer_gather(ssx_mixer *x, const float *e, int32_t fix, float efix, int job);
+/* One gradient step on -log p(y), p = e / sum the distribution that coded y,
+ * after gather over it.
  * dots[k] = sum of e * dense feature k: the SSM logits (any vector when there
  * are none), the prior, unseen_m, unseen_z; csum[k] the sum of e over the
  * tokens of class k (the kernel class_sums, kernels.h).  Call with the same inputs as

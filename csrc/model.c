@@ -185,7 +185,6 @@ void ssx_model_set_threads(ssx_model *m, int threads) {
     if (threads <= 0) threads = ssx_openmp_threads();
     m->threads = threads < 1 ? 1 : threads;
     if (m->ssm) ssx_ssm_set_threads(m->ssm, m->threads);
-    if (m->mix) ssx_mixer_set_threads(m->mix, m->threads);
 }
 
 int32_t ssx_model_live(const ssx_model *m) { return m->live; }
@@ -283,6 +282,7 @@ SSX_WIDE static void mix(float *out, const float *a, float s, const float *b, in
 }
 
 void ssx_model_predict(ssx_model *m) {
+    m->pending = 0;
     double h = 0.0;
     float s = 1.0f;
     const float *ssm = m->ssm ? ssx_ssm_predict(m->ssm, m->live, &h, m->ahead,
@@ -300,7 +300,7 @@ void ssx_model_predict(ssx_model *m) {
         in->tcls = m->ccls;
         for (int k = 0; k < 2; k++)
             in->cls[k] = m->prev[k] < 0 ? SSX_TOKEN_CLASSES : m->ccls[m->prev[k]];
-        ssx_mixer_predict(m->mix, in, m->ngram, m->logits, m->live);
+        m->pending = 1; /* ssx_model_prepare, then ssx_model_finish */
         m->ndense = 4; /* ssm (the prior again when absent), prior, unseen_m, unseen_z */
         m->dense[0] = ssm ? ssm : m->prior;
         m->dense[1] = m->prior;
@@ -322,8 +322,24 @@ void ssx_model_predict(ssx_model *m) {
     ssx_ngram_predict(m->ngram, s, m->logits);
 }
 
+void ssx_model_settle(ssx_model *m) {
+    if (!m->deferred) return;
+    int32_t c = m->deferred - 1;
+    m->deferred = 0;
+    ssx_mixer_observe(m->mix, c);
+    if (m->ngram) ssx_ngram_update(m->ngram, c);
+}
+
+void ssx_model_prepare(ssx_model *m) {
+    if (!m->mix) return;
+    ssx_model_settle(m);
+    ssx_mixer_prepare(m->mix, &m->in, m->ngram);
+}
+
 void ssx_model_finish(ssx_model *m, int64_t v0, int64_t v1) {
-    if (m->pend_ssm)
+    if (m->mix)
+        ssx_mixer_fill(m->mix, &m->in, m->logits, (int32_t)v0, (int32_t)v1);
+    else if (m->pend_ssm)
         mix(m->logits + v0, m->pend_ssm + v0, m->pend_s, m->prior + v0, (int32_t)(v1 - v0));
     else
         memcpy(m->logits + v0, m->prior + v0, sizeof(float) * (size_t)(v1 - v0));
@@ -336,7 +352,7 @@ void ssx_model_update(ssx_model *m, int32_t c) {
             m->e[m->sse_tok] = m->sse_e; /* the mixer learns from its own output */
         }
         ssx_mixer_update(m->mix, c, m->e, m->esum, m->dots, m->csum, &m->in, m->ngram);
-        ssx_mixer_observe(m->mix, c);
+        m->deferred = c + 1; /* the mixer's cache and the n-grams learn c in settle */
     }
     if (m->count[c] == 0) {
         m->unseen_m[c] = 0.0f;
@@ -348,6 +364,6 @@ void ssx_model_update(ssx_model *m, int32_t c) {
     m->prev[1] = m->prev[0];
     m->prev[0] = c;
     if (m->ssm) ssx_ssm_observe(m->ssm, c, m->live);
-    if (m->ngram) ssx_ngram_update(m->ngram, c);
+    if (m->ngram && !m->deferred) ssx_ngram_update(m->ngram, c);
 }
 

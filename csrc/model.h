@@ -60,10 +60,14 @@ struct ssx_model {
     double esum, dots[SSX_MAX_DOT]; /* the current softmax: sum of e, the dots */
     double csum[SSX_MIX_CSUM]; /* and its sums per token class (mixer.h) */
     double *segcsum;           /* the same per segment of the vocabulary */
-    /* Without mixer and n-grams the logits are SSM + s * prior, element by
-     * element: predict leaves them to ssx_model_finish, which the coder runs
-     * per segment inside its parallel pass. */
+    /* With the mixer, or without mixer and n-grams (SSM + s * prior, element
+     * by element), predict leaves the logits to ssx_model_finish, which the
+     * coder runs over each thread's share inside its parallel pass. */
     int pending;
+    /* With the mixer, the last token's lessons that no thread waits for (the
+     * mixer's cache, the n-gram tables) are left to ssx_model_settle, which
+     * the coder runs while its threads wake: c + 1, or 0 when none. */
+    int32_t deferred;
     const float *pend_ssm; /* NULL: the prior alone */
     float pend_s;
 };
@@ -73,8 +77,14 @@ int ssx_model_reserve(ssx_model *m, int32_t n);
 /* Append global id g to the live vocabulary. */
 void ssx_model_add_token(ssx_model *m, int32_t g);
 /* Fill m->logits[0..live) for the next position, or, where m->pending is
- * set on return, leave it to ssx_model_finish over [0, live). */
+ * set on return, leave it to ssx_model_prepare and ssx_model_finish over
+ * [0, live). */
 void ssx_model_predict(ssx_model *m);
+/* With the mixer, the part of a pending prediction that one thread makes
+ * before any ssx_model_finish: ssx_model_settle, then the mixer's weights. */
+void ssx_model_prepare(ssx_model *m);
+/* The lessons of the last token that ssx_model_update left (see deferred). */
+void ssx_model_settle(ssx_model *m);
 /* m->logits[v0..v1) of a pending prediction. */
 void ssx_model_finish(ssx_model *m, int64_t v0, int64_t v1);
 /* Record a point of the running code length when one is due. */

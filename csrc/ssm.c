@@ -11,15 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "clones.h"
 #include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
 #include "ssm.h"
+#include "team.h"
 
 /* the head kernels are written for this width and chunk length */
 _Static_assert(SSX_DM == SSM_DM, "kernels.h and ssm.h disagree on the model width");
@@ -426,18 +423,10 @@ static void forward_layers(ssx_ssm *s, int t0, int T) {
 
 static int nsb_of(int32_t ve) { return (ve + SB_ROWS - 1) / SB_ROWS; }
 
-/* This thread's share [*lo, *hi) of n super-blocks, the same in every pass
- * over the vocabulary: the passes over a chunk's rows alternate direction, so
- * each starts on the rows the last one left in this core's cache. */
-static void my_share(int n, int *lo, int *hi) {
-#ifdef _OPENMP
-    int nt = omp_get_num_threads(), me = omp_get_thread_num();
-#else
-    int nt = 1, me = 0;
-#endif
-    *lo = (int)((int64_t)n * me / nt);
-    *hi = (int)((int64_t)n * (me + 1) / nt);
-}
+/* Each thread takes the same share of super-blocks (ssx_share) in every
+ * pass over the vocabulary: the passes over a chunk's rows alternate
+ * direction, so each starts on the rows the last one left in this core's
+ * cache. */
 
 /* Head logits (into L, rows of stride ld), softmax sums and entropy terms for
  * positions [t0, t0+T); the exponentials go to X's rows (L may be X itself).
@@ -452,7 +441,7 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
     {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int lo, hi;
-        my_share(nsb, &lo, &hi);
+        ssx_share(nsb, &lo, &hi);
         /* logits; padding rows get a very negative logit; maxima over [0, ve) */
         for (int sb = lo; sb < hi; sb++) {
             int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
@@ -697,7 +686,7 @@ static double backward(ssx_ssm *s, int T, int32_t ve, const float *L) {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         _Alignas(64) float buf[TM * DLD];
         int lo, hi;
-        my_share(nsb, &lo, &hi);
+        ssx_share(nsb, &lo, &hi);
         for (int sb = lo; sb < hi; sb++) { /* forwards: the exponentials' pass ran backwards */
             int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
             float *part = s->part + (size_t)sb * TM * DM * 8;

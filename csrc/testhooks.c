@@ -48,6 +48,8 @@ int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, doubl
     if (!m->mix || y < 0 || y >= m->live || cap < 1) return -1;
     ssx_fpenv env = ssx_fp_enter();
     ssx_model_predict(m);
+    ssx_model_prepare(m);
+    if (m->pending) ssx_model_finish(m, 0, m->live);
     /* the softmax as the coder computes it, serially */
     float mx = m->logits[0];
     for (int32_t i = 1; i < m->live; i++) mx = m->logits[i] > mx ? m->logits[i] : mx;
@@ -111,6 +113,13 @@ double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, i
 void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps) {
     ssx_fpenv env = ssx_fp_enter();
     if (m->ssm) ssx_ssm_train_chunk(m->ssm, in, tgt, T, m->live, steps);
+    ssx_fp_leave(env);
+}
+
+void ssx_test_rank_add(float *x, const int32_t *rank, int64_t n, const float w[16]) {
+    ssx_fpenv env = ssx_fp_enter();
+    ssx_dispatch_init();
+    ssx_k->rank_add(x, rank, n, w);
     ssx_fp_leave(env);
 }
 

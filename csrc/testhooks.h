@@ -27,6 +27,8 @@ void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int
  * rows' kernel, 0 through the plain Adam kernel one step at a time. */
 void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
                               const float *ibc, int deferred);
+/* The rank_add kernel (kernels.h) of the current level on x[0..n). */
+void ssx_test_rank_add(float *x, const int32_t *rank, int64_t n, const float w[16]);
 /* 0: the encoder computes the SSM one position at a time, as the decoder
  * must; 1 (the default): it runs the chunk's known positions at once.  The
  * output bits are the same (tests). */

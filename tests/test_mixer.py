@@ -171,3 +171,31 @@ def test_mixer_gradient_matches_finite_differences(preset):
         assert 100 < n < cap
         assert np.abs(ana[:n]).max() > 0.5           # the check has something to see
         np.testing.assert_allclose(ana[:n], num[:n], rtol=1e-3, atol=1e-3)
+
+
+def test_rank_add_kernel_at_every_level():
+    """The mixer's cache term (kernel rank_add): x[i] + w[bucket] where the
+    rank is >= 0 (bucket 0 for rank 0, else 1 + floor(log2 rank)), x untouched
+    elsewhere, the same bits at every kernel level; ranks cover every bucket
+    of the cache, and the length leaves a remainder past the vector width."""
+    from statesmix._core import ffi, lib
+    rng = np.random.default_rng(11)
+    n = 8 * 40 + 5
+    x0 = rng.normal(0, 3, n).astype(np.float32)
+    x0[:3] = [0.0, -0.0, 1e-30]
+    rank = rng.integers(-1, 8192, n).astype(np.int32)
+    rank[:24] = [-1, 0, -0, 1, 2, 3, 4, 7, 8, 127, 128, 255, 256, 4095, 4096, 8191,
+                 -1, -1, 0, 5, 6, 1000, 2047, 2048]
+    w = rng.normal(0, 1, 16).astype(np.float32)
+    bucket = np.where(rank > 0, np.floor(np.log2(np.maximum(rank, 1))).astype(int) + 1, 0)
+    want = np.where(rank >= 0, x0 + w[bucket], x0).astype(np.float32)
+    was = core.simd_enabled()
+    try:
+        for level in range(core.simd_available() + 1):
+            core.set_simd(level)
+            x = x0.copy()
+            lib.ssx_test_rank_add(ffi.from_buffer("float[]", x), ffi.from_buffer("int32_t[]", rank),
+                                  n, ffi.from_buffer("float[]", w))
+            assert x.tobytes() == want.tobytes(), level
+    finally:
+        core.set_simd(was)
