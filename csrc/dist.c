@@ -49,7 +49,6 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
     uint64_t *ptot = m->segtot;
     float *pmx = m->segmx;
     int classes = m->mix && ssx_mixer_uses_classes(m->mix);
-    int njobs = m->mix ? ssx_mixer_jobs(m->mix) : 0;
 #pragma omp parallel num_threads(m->threads) if (m->threads > 1 && n >= SSX_PAR_CODING_ROWS)
     {
         ssx_fp_enter();
@@ -128,9 +127,11 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
         }
         /* the sums the mixer's update takes (over e before the refinement),
          * while the coder waits for them anyway */
+        int njobs = m->mix ? ssx_mixer_jobs(m->mix) : 0; /* after prepare */
 #pragma omp for schedule(dynamic, 1) nowait
         for (int j = 0; j < njobs; j++)
-            ssx_mixer_gather(m->mix, m->e, m->sse ? m->sse_tok : -1, m->sse_e, j);
+            ssx_mixer_gather(m->mix, &m->in, m->e, m->sse ? m->sse_tok : -1,
+                             m->sse ? m->sse_e : 0.0f, j);
         if (tree) {
 #pragma omp for schedule(static)
             for (int32_t b = 0; b < nblk; b++) ssx_tree_sum_blocks(m->tree, m->e, b, b + 1);

@@ -39,8 +39,9 @@
 #define NB 24       /* novelty buckets: -2 log2(unseen / remaining) */
 #define CACHE 8192 /* the most recent distinct tokens ... */
 #define DB 14      /* ... get a term per bucket of their recency rank: 0, 1, 2-3, 4-7, ... */
-/* rank_add (kernels.h) takes up to 16 buckets; gather's jobs split the
- * cache at its last bucket, its second half */
+/* rank_add (kernels.h) takes up to 16 buckets, and every rank below CACHE
+ * falls in one of the DB (the last, the cache's second half, is gather's
+ * largest job) */
 _Static_assert(DB <= 16 && CACHE == 1 << (DB - 1), "the cache's rank buckets");
 #define LOGTAB 4096
 
@@ -56,7 +57,6 @@ typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA
 typedef struct plan {
     float ws, wp, n0, n1, wk[SSX_TOKEN_CLASSES]; /* dense terms */
     int sparse, nt;
-    const uint8_t *tcls; /* the live tokens' classes */
     const ssx_follower *f[NO];
     uint32_t len[NO];
     float wi[NO], wl[NO], wt[NO], wc[NO][KB], w6[NO][SSX_TOKEN_CLASSES], wr[NO][RB];
@@ -254,7 +254,6 @@ void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g) {
     p->n0 = x->novel ? (float)nv[0].w : 0.0f;
     p->n1 = x->novel ? (float)nv[1].w : 0.0f;
     p->sparse = g != NULL;
-    p->tcls = in->tcls;
     if (!g) return;
     for (int o = 0; o < p->nt; o++) {
         uint32_t len = p->len[o];
@@ -399,7 +398,7 @@ static double chains4(const float *e, const int32_t *ix, int32_t r0, int32_t r1,
 }
 
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
-                      const double *csum, const ssx_mix_in *in, const ssx_ngram *g) {
+                      const double *csum, const ssx_mix_in *in) {
     double inv = 1.0 / sum;
     x->lr = LR * sqrt(LR_HALF / (LR_HALF + (double)x->seen));
     wt *d = x->dense[x->eb][x->hb], *nv = x->nov[x->nb];
@@ -426,8 +425,8 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         step(x, &nv[0], dots[2] * inv - (double)in->unseen_m[y]);
         step(x, &nv[1], dots[3] * inv - (double)in->unseen_z[y]);
     }
-    if (!g) return;
     const plan *p = &x->p;
+    if (!p->sparse) return;
     for (int o = 0; o < p->nt; o++) {
         uint32_t len = p->len[o];
         const ssx_follower *f = p->f[o];
@@ -486,14 +485,17 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     }
 }
 
-/* The jobs of gather: the tables, the recent tokens, then the cache in
- * CACHE_JOBS parts: its last bucket (half of it), the one before, the rest. */
-#define CACHE_JOBS 3
+/* The jobs of gather: the tables, the recent tokens, then the cache's rank
+ * buckets [CUT[j + 1], CUT[j]): its last bucket (half of it), the one
+ * before, the rest. */
+static const int CUT[] = {DB, DB - 1, DB - 2, 0};
+#define CACHE_JOBS ((int)(sizeof CUT / sizeof CUT[0]) - 1)
 int ssx_mixer_jobs(const ssx_mixer *x) { return x->p.sparse ? x->p.nt + 1 + CACHE_JOBS : 0; }
 
-void ssx_mixer_gather(ssx_mixer *x, const float *e, int32_t fix, float efix, int job) {
+void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix, float efix,
+                      int job) {
     const plan *p = &x->p;
-    const uint8_t *tcls = p->tcls;
+    const uint8_t *tcls = in->tcls;
     if (job < p->nt) { /* a table's followers, in order */
         int o = job;
         uint32_t len = p->len[o];
@@ -540,11 +542,10 @@ void ssx_mixer_gather(ssx_mixer *x, const float *e, int32_t fix, float efix, int
             er += (double)(t == fix ? efix : e[t]) * (double)p->rw[a];
         }
         x->erec = er;
-    } else if (x->cache) { /* the cache's rank buckets [b0, b1) */
+    } else if (x->cache) { /* a part of the cache's rank buckets */
         int part = job - p->nt - 1;
-        int b0 = part == 0 ? DB - 1 : part == 1 ? DB - 2 : 0, b1 = part == 2 ? DB - 2 : b0 + 1;
         int32_t rfix = fix >= 0 ? x->at[fix] : -1;
-        for (int b = b0; b < b1; b++) {
+        for (int b = CUT[part + 1]; b < CUT[part]; b++) {
             int32_t r = b ? 1 << (b - 1) : 0, end = b ? 2 << (b - 1) : 1;
             if (end > x->nmtf) end = x->nmtf;
             x->ed[b] = r < end ? chains4(e, x->mtf, r, end, rfix, efix) : 0.0;
@@ -553,14 +554,14 @@ void ssx_mixer_gather(ssx_mixer *x, const float *e, int32_t fix, float efix, int
 }
 
 int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
-                        const double *csum, const ssx_mix_in *in, const ssx_ngram *g,
-                        double **w, double *grad, int cap) {
+                        const double *csum, const ssx_mix_in *in, double **w, double *grad,
+                        int cap) {
     x->rec_w = w;
     x->rec_g = grad;
     x->rec_cap = cap;
     x->nrec = 0;
-    for (int j = 0; j < ssx_mixer_jobs(x); j++) ssx_mixer_gather(x, e, -1, 0.0f, j);
-    ssx_mixer_update(x, y, e, sum, dots, csum, in, g);
+    for (int j = 0; j < ssx_mixer_jobs(x); j++) ssx_mixer_gather(x, in, e, -1, 0.0f, j);
+    ssx_mixer_update(x, y, e, sum, dots, csum, in);
     x->rec_w = NULL;
     return x->nrec;
 }

@@ -45,15 +45,17 @@ int ssx_mixer_sse_context(const ssx_mixer *x, int32_t top);
  * read with efix in place of e[fix] (fix < 0: none), the value before the
  * secondary estimation. */
 int ssx_mixer_jobs(const ssx_mixer *x);
-void ssx_mixer_gather(ssx_mixer *x, const float *e, int32_t fix, float efix, int job);
+void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix, float efix,
+                      int job);
 /* One gradient step on -log p(y), p = e / sum the distribution that coded y,
  * after gather over it.
  * dots[k] = sum of e * dense feature k: the SSM logits (any vector when there
  * are none), the prior, unseen_m, unseen_z; csum[k] the sum of e over the
- * tokens of class k (the kernel class_sums, kernels.h).  Call with the same inputs as
- * predict, before the SSM, the prior and the n-gram tables learn y. */
+ * tokens of class k (the kernel class_sums, kernels.h).  Call with the inputs
+ * prepare had (its n-gram knowledge included), before the SSM, the prior and
+ * the n-gram tables learn y. */
 void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
-                      const double *csum, const ssx_mix_in *in, const ssx_ngram *g);
+                      const double *csum, const ssx_mix_in *in);
 /* The class sums update takes: one per token class. */
 #define SSX_MIX_CSUM SSX_TOKEN_CLASSES
 int ssx_mixer_uses_classes(const ssx_mixer *x);
@@ -62,8 +64,8 @@ int ssx_mixer_uses_classes(const ssx_mixer *x);
  * to cap weights, w[i] points at the weight and grad[i] is d(-log p_y)/dw;
  * returns how many there are. */
 int ssx_mixer_gradients(ssx_mixer *x, int32_t y, const float *e, double sum, const double *dots,
-                        const double *csum, const ssx_mix_in *in, const ssx_ngram *g,
-                        double **w, double *grad, int cap);
+                        const double *csum, const ssx_mix_in *in, double **w, double *grad,
+                        int cap);
 /* The bytes a mixer with room for cap compact ids allocates. */
 uint64_t ssx_mixer_memory(int32_t cap);
 /* Room for compact ids below cap; 0 or -1 (no memory). */

@@ -351,7 +351,7 @@ void ssx_model_update(ssx_model *m, int32_t c) {
             ssx_sse_update(m->sse, c == m->sse_tok);
             m->e[m->sse_tok] = m->sse_e; /* the mixer learns from its own output */
         }
-        ssx_mixer_update(m->mix, c, m->e, m->esum, m->dots, m->csum, &m->in, m->ngram);
+        ssx_mixer_update(m->mix, c, m->e, m->esum, m->dots, m->csum, &m->in);
         m->deferred = c + 1; /* the mixer's cache and the n-grams learn c in settle */
     }
     if (m->count[c] == 0) {

@@ -62,7 +62,7 @@ int ssx_test_mixer_check(ssx_model *m, int32_t y, double eps, double *ana, doubl
     }
     double **w = (double **)malloc(sizeof(double *) * (size_t)cap);
     if (!w) { ssx_fp_leave(env); return -1; }
-    int n = ssx_mixer_gradients(m->mix, y, m->e, sum, dots, csum, &m->in, m->ngram, w, ana, cap);
+    int n = ssx_mixer_gradients(m->mix, y, m->e, sum, dots, csum, &m->in, w, ana, cap);
     if (n > cap) n = cap;
     for (int i = 0; i < n; i++) {
         double keep = *w[i];
