@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clones.h"
 #include "kernels.h"
 #include "mathf.h"
 #include "mixer.h"
@@ -44,11 +45,20 @@
  * largest job) */
 _Static_assert(DB <= 16 && CACHE == 1 << (DB - 1), "the cache's rank buckets");
 #define LOGTAB 4096
+#define CBK 33     /* counts with a tabulated bucket; from 32 on, the last */
+
+/* four double lanes, and four 64-bit integer lanes to select them with */
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+static const v4i ZERO4 = {0, 0, 0, 0}, LANE0 = {0, 1, 2, 3}, LANE4 = {4, 5, 6, 7};
+_Static_assert(KB == 8 && SSX_TOKEN_CLASSES == 8, "gather's count and class lanes");
 
 #define LR 0.01   /* step of a weight, before RMS normalisation ... */
 #define LR_HALF 30000.0 /* ... times sqrt(LR_HALF / (LR_HALF + tokens seen)) */
 #define BETA 0.999 /* decay of the mean square gradient */
 #define EPS 1e-4
+
+static int count_bucket(uint64_t n);
 
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
@@ -98,6 +108,7 @@ struct ssx_mixer {
     int32_t *at;        /* per compact id: its index in mtf, -1 if not there */
     int32_t atcap;
     float logtab[LOGTAB];
+    uint8_t cbk[CBK];   /* count_bucket of the counts below CBK */
 
     /* gradient recording (ssx_mixer_gradients) */
     double **rec_w, *rec_g;
@@ -161,6 +172,7 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     wfill(&x->distp[0][0], sizeof x->distp / sizeof(wt), 0.0);
     x->logtab[0] = 0.0f;
     for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
+    for (int c = 1; c < CBK; c++) x->cbk[c] = (uint8_t)count_bucket((uint64_t)c);
     return x;
 }
 
@@ -304,18 +316,24 @@ void ssx_mixer_fill(const ssx_mixer *x, const ssx_mix_in *in, float *logits, int
         const ssx_follower *f = p->f[o];
         float wi = p->wi[o], wl = p->wl[o], wt_ = p->wt[o], ln = x->logn[o];
         uint32_t cm = x->cmax[o];
-        for (uint32_t i = 0; i < len; i++) {
-            int32_t tok = f[i].tok;
-            if ((uint32_t)(tok - v0) >= span) continue;
-            uint32_t c = f[i].cnt;
-            float v = wi + wl * (logc(x, c) - ln);
-            v += p->w6[o][in->tcls[tok]];
-            if (x->shape) {
-                v += p->wc[o][count_bucket(c)];
-                if (c == cm) v += wt_;
-                v += p->wr[o][rank_bucket(i)];
+        /* which of eight followers are in the range, as a mask: a thread
+         * skips the others without a mispredicted branch for each */
+        for (uint32_t i0 = 0; i0 < len; i0 += 8) {
+            uint32_t n8 = len - i0 < 8 ? len - i0 : 8, in8 = 0;
+            for (uint32_t j = 0; j < n8; j++)
+                in8 |= (uint32_t)((uint32_t)(f[i0 + j].tok - v0) < span) << j;
+            for (; in8; in8 &= in8 - 1) {
+                uint32_t i = i0 + (uint32_t)__builtin_ctz(in8), c = f[i].cnt;
+                int32_t tok = f[i].tok;
+                float v = wi + wl * (logc(x, c) - ln);
+                v += p->w6[o][in->tcls[tok]];
+                if (x->shape) {
+                    v += p->wc[o][x->cbk[c < CBK ? c : CBK - 1]];
+                    if (c == cm) v += wt_;
+                    v += p->wr[o][rank_bucket(i)];
+                }
+                logits[tok] += v;
             }
-            logits[tok] += v;
         }
     }
     if (x->lzb >= 0 && (uint32_t)(x->lzpred - v0) < span) logits[x->lzpred] += p->lzw;
@@ -492,42 +510,51 @@ static const int CUT[] = {DB, DB - 1, DB - 2, 0};
 #define CACHE_JOBS ((int)(sizeof CUT / sizeof CUT[0]) - 1)
 int ssx_mixer_jobs(const ssx_mixer *x) { return x->p.sparse ? x->p.nt + 1 + CACHE_JOBS : 0; }
 
-void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix, float efix,
-                      int job) {
+SSX_WIDE void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
+                               float efix, int job) {
     const plan *p = &x->p;
     const uint8_t *tcls = in->tcls;
     if (job < p->nt) { /* a table's followers, in order */
         int o = job;
         uint32_t len = p->len[o];
         const ssx_follower *f = p->f[o];
-        double ei = 0.0, el = 0.0, et = 0.0, ec[KB] = {0}, er_[RB] = {0};
-        double e6[SSX_TOKEN_CLASSES] = {0};
+        double ei = 0.0, el = 0.0, et = 0.0, ec[KB], er_[RB] = {0};
+        double e6[SSX_TOKEN_CLASSES];
         float ln = x->logn[o];
         uint32_t cm = x->cmax[o];
-        /* the same sums in the same order; the rank buckets are runs of i,
-         * so each one's sum, like count 1's (most followers), stays in a
-         * register rather than passing every addition through memory */
+        /* the same sums in the same order, every one in a register: the rank
+         * buckets are runs of i, and the count buckets and the classes are
+         * eight lanes each, where a follower adds q to its own lane and +0.0
+         * to the others (exact: the sums start at +0.0 and q >= 0) rather
+         * than passing each addition through memory */
+        v4d c0 = {0.0, 0.0, 0.0, 0.0}, c1 = c0, k0 = c0, k1 = c0;
         for (uint32_t i0 = 0; i0 < len;) {
             int rb = rank_bucket(i0);
             uint32_t i1 = rb < 5 ? i0 + 1 : rb == 5 ? 7 : rb == 6 ? 11 : rb == 7 ? 21 : rb == 8 ? 51 : len;
             if (i1 > len) i1 = len;
-            double er = 0.0, ec0 = ec[0];
+            double er = 0.0;
             for (uint32_t i = i0; i < i1; i++) {
                 uint32_t c = f[i].cnt;
                 int32_t tok = f[i].tok;
                 double l = (double)(logc(x, c) - ln), q = (double)(tok == fix ? efix : e[tok]);
                 ei += q;
-                e6[tcls[tok]] += q;
+                v4d qv = {q, q, q, q};
+                v4i qb = (v4i)qv, kc = ZERO4 + tcls[tok], kb = ZERO4 + x->cbk[c < CBK ? c : CBK - 1];
+                k0 += (v4d)(qb & (LANE0 == kc));
+                k1 += (v4d)(qb & (LANE4 == kc));
                 el += q * l;
-                if (c == 1) ec0 += q;
-                else ec[count_bucket(c)] += q;
+                c0 += (v4d)(qb & (LANE0 == kb));
+                c1 += (v4d)(qb & (LANE4 == kb));
                 er += q;
                 if (c == cm) et += q;
             }
-            ec[0] = ec0;
             er_[rb] = er;
             i0 = i1;
         }
+        memcpy(ec, &c0, sizeof c0);
+        memcpy(ec + 4, &c1, sizeof c1);
+        memcpy(e6, &k0, sizeof k0);
+        memcpy(e6 + 4, &k1, sizeof k1);
         gsum *s = &x->gs[o];
         s->ei = ei;
         s->el = el;
