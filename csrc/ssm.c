@@ -91,6 +91,7 @@ struct ssx_ssm {
                                 * stride ld_of(cap); allocated on first use */
     int bt0, bt1;
     int32_t bve;
+    int back;                  /* the last one-position head ran its rows backwards */
     double S[TM], Hs[TM];      /* softmax sums, sum e*(l-max) */
     float mx[TM];
     float *part;               /* head_bwd_x partials: [nsb][TM][DM][8] */
@@ -437,13 +438,20 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
     int nsb = nsb_of(ve);
     double *red = s->red;
     float *smx = s->smx;
+    /* One position (the decoder): the weights are read for every token, and
+     * a thread's share may not fit its cache, where a pass in the same order
+     * each time would find none of it there (the oldest rows go first); in
+     * alternate orders each pass starts on the rows the last one ended on. */
+    int back = T == 1 && !s->back;
+    if (T == 1) s->back = back;
 #pragma omp parallel num_threads(s->threads) if (s->threads > 1 && (T > 1 || ve >= SSX_PAR_CODING_ROWS))
     {
         ssx_fp_enter(); /* worker threads start with the default MXCSR */
         int lo, hi;
         ssx_share(nsb, &lo, &hi);
         /* logits; padding rows get a very negative logit; maxima over [0, ve) */
-        for (int sb = lo; sb < hi; sb++) {
+        for (int i = lo; i < hi; i++) {
+            int sb = back ? lo + hi - 1 - i : i;
             int64_t b0 = (int64_t)sb * SB_BLOCKS, b1 = b0 + SB_BLOCKS < nb ? b0 + SB_BLOCKS : nb;
             ssx_k->head_fwd(s->W, b0, b1, s->xf[t0], T, L, ld);
             int64_t v0 = b0 * 8, v1 = b1 * 8 < ve ? b1 * 8 : ve;
@@ -462,8 +470,9 @@ static void head_forward(ssx_ssm *s, int t0, int T, int32_t ve, int want_entropy
         }
 #pragma omp master
         for (int t = 0; t < T; t++) s->mx[t0 + t] = mloc[t];
-        /* exp, sums and entropy numerators, backwards */
-        for (int sb = hi - 1; sb >= lo; sb--) {
+        /* exp, sums and entropy numerators, in the other order */
+        for (int i = lo; i < hi; i++) {
+            int sb = back ? i : lo + hi - 1 - i;
             int64_t v0 = (int64_t)sb * SB_ROWS, v1 = v0 + SB_ROWS < ve8 ? v0 + SB_ROWS : ve8;
             for (int t = 0; t < T; t++) {
                 const float *l = L + t * ld + v0;
