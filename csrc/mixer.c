@@ -185,6 +185,9 @@ static float logc(const ssx_mixer *x, uint32_t c) {
     return c < LOGTAB ? x->logtab[c] : (float)ssx_log((double)c);
 }
 
+/* count_bucket of a follower's count, from the table (no branches) */
+static int count_bucket_of(const ssx_mixer *x, uint32_t c) { return x->cbk[c < CBK ? c : CBK - 1]; }
+
 static int count_bucket(uint64_t n) {
     if (n <= 3) return (int)n - 1; /* 1, 2, 3 */
     if (n <= 5) return 3;
@@ -328,7 +331,7 @@ void ssx_mixer_fill(const ssx_mixer *x, const ssx_mix_in *in, float *logits, int
                 float v = wi + wl * (logc(x, c) - ln);
                 v += p->w6[o][in->tcls[tok]];
                 if (x->shape) {
-                    v += p->wc[o][x->cbk[c < CBK ? c : CBK - 1]];
+                    v += p->wc[o][count_bucket_of(x, c)];
                     if (c == cm) v += wt_;
                     v += p->wr[o][rank_bucket(i)];
                 }
@@ -455,14 +458,15 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         float ln = x->logn[o];
         uint32_t cm = x->cmax[o];
         for (uint32_t i = 0; i < len; i++)
-            if (f[i].tok == y) {
+            if (f[i].tok == y) { /* a context lists each token once */
                 uint32_t c = f[i].cnt;
                 k6 = in->tcls[y];
                 fr_[rank_bucket(i)] = 1.0;
                 fi = 1.0;
                 fl = (double)(logc(x, c) - ln);
-                fc[count_bucket(c)] = 1.0;
+                fc[count_bucket_of(x, c)] = 1.0;
                 ft = c == cm ? 1.0 : 0.0;
+                break;
             }
         int cb = x->cb[o];
         double gi = s->ei * inv - fi;
@@ -539,7 +543,7 @@ SSX_WIDE void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *
                 double l = (double)(logc(x, c) - ln), q = (double)(tok == fix ? efix : e[tok]);
                 ei += q;
                 v4d qv = {q, q, q, q};
-                v4i qb = (v4i)qv, kc = ZERO4 + tcls[tok], kb = ZERO4 + x->cbk[c < CBK ? c : CBK - 1];
+                v4i qb = (v4i)qv, kc = ZERO4 + tcls[tok], kb = ZERO4 + count_bucket_of(x, c);
                 k0 += (v4d)(qb & (LANE0 == kc));
                 k1 += (v4d)(qb & (LANE4 == kc));
                 el += q * l;
