@@ -72,19 +72,21 @@ typedef struct ssx_kernel_set {
     /* out[r] = sum of v[r][0..n) added in order from +0 (one chain per row). */
     void (*row_sums)(const float *v, int rows, int n, float *out);
 
-    /* The output head over row blocks [b0, b1) of wb[b][k][8] (k_head.c);
-     * rows are vocabulary entries, k < SSX_DM; out/dl rows have stride ld. */
-    void (*head_fwd)(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
-                     float *out, int64_t ld);
+    /* The output head over row blocks [b0, b1) of wb[b][k][8] (k_head_body.h),
+     * [0] for k < SSX_HEAD_K0 features, [1] for SSX_HEAD_K1; rows are
+     * vocabulary entries; out/dl rows have stride ld. */
+    void (*head_fwd[2])(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
+                        float *out, int64_t ld);
     /* dwb[b][k][l] = sum over t of dl[t][8b+l] * x[t][k] (written, not added) */
-    void (*head_bwd_w)(const float *dl, int64_t ld, const float *x, int T,
-                       int64_t b0, int64_t b1, float *dwb);
+    void (*head_bwd_w[2])(const float *dl, int64_t ld, const float *x, int T,
+                          int64_t b0, int64_t b1, float *dwb);
     /* part[t][k][8] = sum over blocks of dl[t][8b+l] * wb[b][k][l], per lane. */
-    void (*head_bwd_x)(const float *dl, int64_t ld, const float *wb, int T,
-                       int64_t b0, int64_t b1, float *part);
+    void (*head_bwd_x[2])(const float *dl, int64_t ld, const float *wb, int T,
+                          int64_t b0, int64_t b1, float *part);
 } ssx_kernel_set;
 
-#define SSX_DM 32 /* model width; the head kernels are written for it */
+#define SSX_HEAD_K0 32 /* the model widths the head kernels are written for */
+#define SSX_HEAD_K1 64
 #define SSX_TMAX_HEAD 64 /* most positions per head kernel call (SSM_TMAX) */
 /* Adam constants: g' = g*GS; m = B1*m + C1*g'; v = B2*v + C2*g'*g';
  * p -= LR * (m*IBC1) / (sqrt(v*IBC2) + EPS)   (NLR holds -LR). */
@@ -97,7 +99,9 @@ extern const ssx_kernel_set *ssx_k;
 void ssx_softmax_kernels(ssx_kernel_set *k, int level);
 void ssx_elem_kernels(ssx_kernel_set *k, int level);
 void ssx_linear_kernels(ssx_kernel_set *k, int avx2);
-void ssx_head_kernels(ssx_kernel_set *k, int level); /* 0 scalar, 1 AVX2, 2 AVX-512 */
+/* level: 0 scalar, 1 AVX2, 2 AVX-512; the head's, per width */
+void ssx_head_kernels32(ssx_kernel_set *k, int level);
+void ssx_head_kernels64(ssx_kernel_set *k, int level);
 
 /* The fixed reduction of eight float lanes shared by all paths. */
 static inline float ssx_sum8f(const float a[8]) {

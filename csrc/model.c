@@ -40,8 +40,9 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
     if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
-                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE))
+                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE | SSX_SSM_WIDE))
         return NULL;
+    if ((cfg->components & SSX_SSM_WIDE) && !(cfg->components & SSX_USE_SSM)) return NULL;
     if ((cfg->components & SSX_CM_V2) && !(cfg->components & SSX_USE_TREE)) return NULL;
     if ((cfg->components & SSX_MIX_ABLATE) && !(cfg->components & SSX_USE_MIX)) return NULL;
     if ((cfg->components & SSX_USE_NGRAM) &&
@@ -64,8 +65,8 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     m->lookahead = 1;
     m->V = cfg->vocab_size;
     if (cfg->components & SSX_USE_SSM) {
-        m->ssm = ssx_ssm_new(cfg->seed, cfg->chunk, cfg->lr, cfg->label_smooth,
-                             cfg->train_steps);
+        m->ssm = ssx_ssm_new(cfg->components & SSX_SSM_WIDE, cfg->seed, cfg->chunk, cfg->lr,
+                             cfg->label_smooth, cfg->train_steps);
         if (!m->ssm) { free(m); return NULL; }
     }
     if (cfg->components & SSX_USE_NGRAM) {
@@ -128,7 +129,7 @@ static uint64_t model_bytes(const ssx_config *cfg, int32_t cap, uint64_t ngram_b
     uint64_t n = sizeof(ssx_model) + 5 * (uint64_t)V + (uint64_t)cap * SLOT_BYTES +
                  ((uint64_t)cap / SSX_CODE_SEG + 1) * SEG_BYTES +
                  codec_bytes;
-    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(cap);
+    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(comp & SSX_SSM_WIDE, cap);
     if (comp & SSX_USE_NGRAM) n += ssx_ngram_memory_bound(ngram_bytes);
     if (comp & SSX_USE_MIX) n += ssx_mixer_memory(cap) + (comp & SSX_MIX_NO_SSE ? 0 : ssx_sse_memory());
     if (comp & SSX_USE_TREE)

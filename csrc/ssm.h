@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-#define SSM_DM 32 /* model width */
+#define SSM_DM 32 /* model width ... */
+#define SSM_DM_WIDE 64 /* ... or the wide one (SSX_SSM_WIDE) */
 #define SSM_DS 16 /* state size per channel */
 #define SSM_DC 4  /* convolution width */
 #define SSM_DI 64 /* inner channels */
@@ -14,11 +15,13 @@
 
 typedef struct ssx_ssm ssx_ssm;
 
-/* steps: Adam steps per chunk after the warm-up (chunks 1-10 take 8, 11-30 4). */
-ssx_ssm *ssx_ssm_new(uint32_t seed, int chunk, float lr, float label_smooth, int steps);
+/* wide: width SSM_DM_WIDE instead of SSM_DM.  steps: Adam steps per chunk
+ * after the warm-up (chunks 1-10 take 8, 11-30 4). */
+ssx_ssm *ssx_ssm_new(int wide, uint32_t seed, int chunk, float lr, float label_smooth,
+                     int steps);
 void ssx_ssm_free(ssx_ssm *s);
 /* An upper bound of the bytes an SSM with room for cap rows allocates. */
-uint64_t ssx_ssm_memory(int32_t cap);
+uint64_t ssx_ssm_memory(int wide, int32_t cap);
 void ssx_ssm_set_threads(ssx_ssm *s, int threads);
 /* Room for `cap` vocabulary rows (a multiple of 8); 0 or -1 on no memory. */
 int ssx_ssm_reserve(ssx_ssm *s, int32_t cap);

@@ -55,6 +55,33 @@ def test_compressing_today_gives_the_golden_bytes(name, threads):
     assert plain.pack() == golden[:gpos] and out[pos:] == golden[gpos:]
 
 
+# The wide SSM serves inputs of presets.WIDE_FROM bytes and more, too long to
+# commit: its stream carries its configuration (the default's, wide).
+WIDE_STREAM = "cm2-grow-wide.ssx"
+
+
+def _wide_compressor(threads):
+    from statesmix.presets import BY_NAME, PRESETS, SSM_WIDE
+    config = {"components": PRESETS[BY_NAME["cm2-grow"]][1] | SSM_WIDE}
+    return statesmix.StateSMixCompressor(preset="cm2-grow", block_size=BLOCK_SIZE,
+                                         threads=threads, content_size=len(INPUT),
+                                         config=config)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wide_ssm_stream(threads):
+    golden = (GOLDEN / WIDE_STREAM).read_bytes()
+    assert statesmix.decompress(golden, threads=threads) == INPUT
+    c = _wide_compressor(threads)
+    assert c.compress(INPUT) + c.flush() == golden
+    # a configuration in the header, and other model bits than the narrow
+    # stream's after it
+    narrow = (GOLDEN / "cm2-grow.ssx").read_bytes()
+    nh, wh = ct.parse_header(narrow, 0), ct.parse_header(golden, 0)
+    assert nh[0].config is None and wh[0].config is not None
+    assert golden[wh[1]:] != narrow[nh[1]:]
+
+
 def test_version_1_stream_still_decodes():
     """Made before format version 2 by the code of its day: streams in the
     wild must keep decoding."""

@@ -92,10 +92,29 @@ def test_learned_mixing_beats_fixed():
     assert len(learned) < 0.9 * len(fixed)
 
 
-def test_default_is_cm2():
+def test_default_is_cm2_grow():
     d = statesmix.StateSMixDecompressor()
     d.decompress(statesmix.compress(b"hello hello hello"))
-    assert presets.preset_name(d.header.preset) == "cm2"
+    assert presets.preset_name(d.header.preset) == "cm2-grow"
+
+
+def test_default_ssm_widens_with_the_input():
+    """`cm2-grow` is `cm2` below WIDE_FROM bytes (and when the size is not
+    known), with the wide SSM from there; the header's content size decides,
+    so the decoder derives the same configuration."""
+    grow, cm2 = presets.BY_NAME["cm2-grow"], presets.BY_NAME["cm2"]
+    for size in (None, 0, 10**6, presets.WIDE_FROM - 1):
+        cfg = presets.model_config(grow, 50_000, size)
+        assert cfg == presets.model_config(cm2, 50_000, size)
+        assert not cfg["components"] & presets.SSM_WIDE
+    for size in (presets.WIDE_FROM, 8 * 10**6):
+        cfg = presets.model_config(grow, 50_000, size)
+        assert cfg == dict(presets.model_config(cm2, 50_000, size),
+                           components=presets.PRESETS[cm2][1] | presets.SSM_WIDE)
+    # the older presets never widen
+    for pid in presets.PRESETS:
+        if pid not in presets.GROWS:
+            assert not presets.model_config(pid, 50_000, 10**8)["components"] & presets.SSM_WIDE
 
 
 def test_levels_climb():
@@ -103,7 +122,7 @@ def test_levels_climb():
     ladder never drops a component, and a heavier SSM schedule only comes
     at the top (bench/results/levels.md measures it)."""
     comps = [presets.PRESETS[presets.LEVELS[lv]][1] for lv in range(1, 10)]
-    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm2"]
+    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm2-grow"]
     for low, high in zip(comps, comps[1:]):
         core_bits = presets.COUNT | presets.SSM | presets.NGRAM | presets.MIX | presets.TREE
         assert low & core_bits == low & high & core_bits

@@ -20,10 +20,10 @@ NAMES = ["E", "W"] + ["l%d.%s" % (l, g) for l in range(R.NL) for g in R.LAYER_KE
 class CModel:
     """A C model with `ve` live tokens, driven through the test entry points."""
 
-    def __init__(self, ve, threads=1):
+    def __init__(self, ve, threads=1, wide=False):
         cfg = ffi.new("ssx_config *")
         lib.ssx_config_default(cfg)
-        cfg.components = lib.SSX_USE_COUNT | lib.SSX_USE_SSM
+        cfg.components = lib.SSX_USE_COUNT | lib.SSX_USE_SSM | (lib.SSX_SSM_WIDE if wide else 0)
         cfg.vocab_size = max(ve, 2)
         err = ffi.new("int *")
         ptr = lib.ssx_model_new(cfg, err)
@@ -85,10 +85,14 @@ def as_f32(d):
     return {k: np.asarray(v, np.float32).astype(np.float64) for k, v in d.items()}
 
 
-def random_setup(ve, T, seed, scale=10.0):
+# the C core's two model widths: SSX_SSM_WIDE doubles it
+WIDTHS = [(False, R.DM), (True, 2 * R.DM)]
+
+
+def random_setup(ve, T, seed, scale=10.0, dm=R.DM):
     """Parameters away from the tiny init values, so every path carries signal."""
     rng = np.random.default_rng(seed)
-    p = R.init_params(ve, rng)
+    p = R.init_params(ve, rng, DM=dm)
     for k in p:
         if k in ("E", "W") or k.endswith(("in_w", "x_w", "out_w", "conv_w", "dt_w")):
             p[k] = p[k] * scale
@@ -104,11 +108,11 @@ def rel_err(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 
 
-def check_against_ref(ve, T, seed, tin=None, tgt=None):
-    p, st, rin, rtg = random_setup(ve, T, seed)
+def check_against_ref(ve, T, seed, tin=None, tgt=None, wide=False, dm=R.DM):
+    p, st, rin, rtg = random_setup(ve, T, seed, dm=dm)
     tin = rin if tin is None else np.asarray(tin)
     tgt = rtg if tgt is None else np.asarray(tgt)
-    m = CModel(ve)
+    m = CModel(ve, wide=wide)
     m.set_params(p)
     m.set_state(st)
     loss, logits = m.chunk_grads(tin, tgt, ve)
@@ -122,9 +126,10 @@ def check_against_ref(ve, T, seed, tin=None, tgt=None):
         assert np.abs(ref_grads[n]).max() > 0, n  # every group carries gradient
 
 
+@pytest.mark.parametrize("wide,dm", WIDTHS)
 @pytest.mark.parametrize("ve,T,seed", [(7, 5, 0), (37, 12, 1), (300, 32, 2), (1100, 20, 3)])
-def test_forward_and_gradients_match_reference(ve, T, seed):
-    check_against_ref(ve, T, seed)
+def test_forward_and_gradients_match_reference(ve, T, seed, wide, dm):
+    check_against_ref(ve, T, seed, wide=wide, dm=dm)
 
 
 def test_gradients_on_real_text():
@@ -139,10 +144,11 @@ def test_gradients_on_real_text():
     check_against_ref(ve, T, 4, compact[:T], compact[1:T + 1])
 
 
-def test_adam_training_matches_reference():
+@pytest.mark.parametrize("wide,dm", WIDTHS)
+def test_adam_training_matches_reference(wide, dm):
     ve, T, steps = 40, 16, 3
-    p, st, tin, tgt = random_setup(ve, T, 5, scale=3.0)
-    m = CModel(ve)
+    p, st, tin, tgt = random_setup(ve, T, 5, scale=3.0, dm=dm)
+    m = CModel(ve, wide=wide)
     m.set_params(p)
     m.set_state(st)
     m.train(tin, tgt, steps)
@@ -165,9 +171,9 @@ def test_adam_training_matches_reference():
     assert rel_err(got_state["conv"], ref_state["conv"]) < 1e-3
 
 
-def _all_grads_bits(ve, threads, T=32):
-    p, st, tin, tgt = random_setup(ve, T, 6)
-    m = CModel(ve, threads)
+def _all_grads_bits(ve, threads, T=32, wide=False, dm=R.DM):
+    p, st, tin, tgt = random_setup(ve, T, 6, dm=dm)
+    m = CModel(ve, threads, wide)
     m.set_params(p)
     m.set_state(st)
     loss, logits = m.chunk_grads(tin, tgt, ve)
@@ -176,14 +182,17 @@ def _all_grads_bits(ve, threads, T=32):
            [x.tobytes() for x in m.params(p).values()]
 
 
-def test_bit_exact_across_threads():
+@pytest.mark.parametrize("wide,dm", WIDTHS)
+def test_bit_exact_across_threads(wide, dm):
     ve = 2000  # several super-blocks of the vocabulary
-    assert _all_grads_bits(ve, 1) == _all_grads_bits(ve, 2) == _all_grads_bits(ve, 3)
+    bits = [_all_grads_bits(ve, t, wide=wide, dm=dm) for t in (1, 2, 3)]
+    assert bits[0] == bits[1] == bits[2]
 
 
 @pytest.mark.skipif(not core.simd_available(), reason="CPU without AVX2/FMA")
+@pytest.mark.parametrize("wide,dm", WIDTHS)
 @pytest.mark.parametrize("T", [32, 13])
-def test_bit_exact_across_kernel_levels(T):
+def test_bit_exact_across_kernel_levels(T, wide, dm):
     """Scalar, AVX2 and (where the CPU has it) AVX-512 give the same bits; an
     odd chunk exercises every kernel's remainder paths, and 660 rows (82.5
     blocks of 8) leave blocks past the kernels' groups of four and two."""
@@ -194,7 +203,7 @@ def test_bit_exact_across_kernel_levels(T):
         for level in range(core.simd_available() + 1):
             core.set_simd(level)
             assert core.simd_enabled() == level
-            bits.append(_all_grads_bits(ve, 1, T))
+            bits.append(_all_grads_bits(ve, 1, T, wide, dm))
     finally:
         core.set_simd(was)
     assert all(b == bits[0] for b in bits[1:])
@@ -258,8 +267,9 @@ def test_adam_bias_factors_settle_within_the_history():
     assert first is not None and first < 16640
 
 
-@pytest.mark.parametrize("preset,threads", [("ssm", 1), ("ssm", 2), ("plus", 2)])
-def test_encoder_lookahead_gives_the_one_position_bits(preset, threads):
+@pytest.mark.parametrize("preset,threads,wide", [("ssm", 1, 0), ("ssm", 2, 0), ("plus", 2, 0),
+                                                 ("ssm", 2, 1)])
+def test_encoder_lookahead_gives_the_one_position_bits(preset, threads, wide):
     """The encoder runs a chunk's known positions at once; the decoder cannot.
     Small blocks end in mid-chunk and bring new tokens there, so look-ahead
     runs are cut short and restarted with a grown vocabulary."""
@@ -267,8 +277,10 @@ def test_encoder_lookahead_gives_the_one_position_bits(preset, threads):
     from textgen import make_text
     data = make_text(4000, 5) + bytes(range(256)) * 2 + make_text(2500, 7)
     def run(on):
+        config = {"components": lib.SSX_USE_COUNT | lib.SSX_USE_SSM | lib.SSX_SSM_WIDE} \
+            if wide else None
         c = statesmix.StateSMixCompressor(preset=preset, threads=threads, block_size=1024,
-                                          content_size=len(data))
+                                          content_size=len(data), config=config)
         lib.ssx_test_lookahead(c._model._m, on)
         return c.compress(data) + c.flush()
 

@@ -1,12 +1,12 @@
-/* k_head.c - the output head: vocabulary rows against the final features.
+/* k_head_body.h - the output head: vocabulary rows against the final
+ * features, compiled once per model width (k_head32.c, k_head64.c: K, and
+ * HEAD_SLOT, the width's entry in the kernel set).
  *
  * The head weights are stored in blocks of eight vocabulary rows transposed,
  * wb[b][k][l] = W[8b + l][k], so eight logits are one register and every
  * logit is a single FMA chain over k: no horizontal sums in the hot loop. */
 #include "kernels.h"
 #include "simd_math.h"
-
-#define K SSX_DM
 
 static void head_fwd_scalar(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
                             float *out, int64_t ld) {
@@ -176,7 +176,7 @@ AVX2 static void head_bwd_w_avx2(const float *dl, int64_t ld, const float *x, in
     }
 }
 
-#define BX_CHUNK 16 /* row blocks of W kept in L1 while all positions pass */
+#define BX_CHUNK (512 / K) /* row blocks of W kept in L1 while all positions pass */
 
 AVX2 static void head_bwd_x_avx2(const float *dl, int64_t ld, const float *wb, int T,
                                  int64_t b0, int64_t b1, float *part) {
@@ -344,8 +344,10 @@ AVX512 static void head_bwd_x_avx512(const float *dl, int64_t ld, const float *w
     }
 }
 
-void ssx_head_kernels(ssx_kernel_set *k, int level) {
-    k->head_fwd = level >= 2 ? head_fwd_avx512 : level ? head_fwd_avx2 : head_fwd_scalar;
-    k->head_bwd_w = level >= 2 ? head_bwd_w_avx512 : level ? head_bwd_w_avx2 : head_bwd_w_scalar;
-    k->head_bwd_x = level >= 2 ? head_bwd_x_avx512 : level ? head_bwd_x_avx2 : head_bwd_x_scalar;
+void HEAD_REGISTER(ssx_kernel_set *k, int level) {
+    k->head_fwd[HEAD_SLOT] = level >= 2 ? head_fwd_avx512 : level ? head_fwd_avx2 : head_fwd_scalar;
+    k->head_bwd_w[HEAD_SLOT] =
+        level >= 2 ? head_bwd_w_avx512 : level ? head_bwd_w_avx2 : head_bwd_w_scalar;
+    k->head_bwd_x[HEAD_SLOT] =
+        level >= 2 ? head_bwd_x_avx512 : level ? head_bwd_x_avx2 : head_bwd_x_scalar;
 }
