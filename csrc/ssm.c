@@ -6,22 +6,21 @@
 
 struct ssx_ssm {
     int wide;
-    void *p; /* ssx_ssm32_model or ssx_ssm64_model */
+    union { ssx_ssm32_model *n; ssx_ssm64_model *w; } p; /* p.w when wide */
 };
 
 /* The call f(args) on the model of this width. */
 #define ON(s, f, ...) \
-    ((s)->wide ? ssx_ssm64_##f((ssx_ssm64_model *)(s)->p, __VA_ARGS__) \
-               : ssx_ssm32_##f((ssx_ssm32_model *)(s)->p, __VA_ARGS__))
+    ((s)->wide ? ssx_ssm64_##f((s)->p.w, __VA_ARGS__) : ssx_ssm32_##f((s)->p.n, __VA_ARGS__))
 
 ssx_ssm *ssx_ssm_new(int wide, uint32_t seed, int chunk, float lr, float label_smooth,
                      int steps) {
     ssx_ssm *s = (ssx_ssm *)calloc(1, sizeof *s);
     if (!s) return NULL;
     s->wide = wide != 0;
-    s->p = s->wide ? (void *)ssx_ssm64_new(seed, chunk, lr, label_smooth, steps)
-                   : (void *)ssx_ssm32_new(seed, chunk, lr, label_smooth, steps);
-    if (!s->p) {
+    if (s->wide) s->p.w = ssx_ssm64_new(seed, chunk, lr, label_smooth, steps);
+    else s->p.n = ssx_ssm32_new(seed, chunk, lr, label_smooth, steps);
+    if (s->wide ? !s->p.w : !s->p.n) {
         free(s);
         return NULL;
     }
@@ -30,8 +29,8 @@ ssx_ssm *ssx_ssm_new(int wide, uint32_t seed, int chunk, float lr, float label_s
 
 void ssx_ssm_free(ssx_ssm *s) {
     if (!s) return;
-    if (s->wide) ssx_ssm64_free((ssx_ssm64_model *)s->p);
-    else ssx_ssm32_free((ssx_ssm32_model *)s->p);
+    if (s->wide) ssx_ssm64_free(s->p.w);
+    else ssx_ssm32_free(s->p.n);
     free(s);
 }
 
