@@ -55,7 +55,7 @@ def plan(level, preset, block_size, vocabulary, content_size, memory_limit, conf
     bs = check_block_size(block_size)
     if level is None and preset is None:
         level = DEFAULT_LEVEL
-    preset_id = resolve(level, preset)
+    preset_id = resolve(level, preset, content_size)
     vocab = get_vocabulary(default_vocabulary_id() if vocabulary is None else vocabulary)
     standard = model_config(preset_id, vocab.size, content_size)
     cfg = dict(standard, **(config or {}))

@@ -70,6 +70,11 @@ BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 # below, and slower only where smaller (bench/results/levels.md)
 LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 17, 7: 14, 8: 15, 9: 16}
 DEFAULT_LEVEL = 6
+# levels that take the default level's preset for inputs of WIDE_FROM bytes
+# and more (a known content size): their extra SSM training (chunks of 32,
+# two steps) pays at 1 MB but not at 8 MB, where the default's wider SSM
+# does (growth_tries.md, "The levels above the default on long inputs")
+LONG_INPUT_DEFAULT = {7, 8, 9}
 
 # What the levels' presets cost on enwik6 (bench/results/levels.md: 2
 # threads on the project's 2-core AMD EPYC VM, 2026-12-03): compressed bytes,
@@ -155,10 +160,11 @@ def model_config(preset_id, vocab_size, content_size=None):
     return config
 
 
-def resolve(level=None, preset=None):
+def resolve(level=None, preset=None, content_size=None):
     """Preset id from a level (1-9) or a preset name or id; the default
-    otherwise.  TypeError for a wrong type, ValueError for an unknown value
-    (as bz2 for its levels)."""
+    otherwise.  `content_size`, the input's length when known, may change
+    a level's preset (LONG_INPUT_DEFAULT), never a named one.  TypeError for
+    a wrong type, ValueError for an unknown value (as bz2 for its levels)."""
     if preset is not None:
         if isinstance(preset, str):
             if preset not in BY_NAME:
@@ -176,6 +182,8 @@ def resolve(level=None, preset=None):
         raise TypeError("level must be an integer from 1 to 9, not %s" % type(level).__name__)
     if level not in LEVELS:
         raise ValueError("level must be an integer from 1 to 9, not %r" % (level,))
+    if level in LONG_INPUT_DEFAULT and content_size is not None and content_size >= WIDE_FROM:
+        level = DEFAULT_LEVEL
     return LEVELS[level]
 
 

@@ -117,6 +117,29 @@ def test_default_ssm_widens_with_the_input():
             assert not presets.model_config(pid, 50_000, 10**8)["components"] & presets.SSM_WIDE
 
 
+def test_high_levels_take_the_default_on_long_inputs():
+    """Levels 7-9 (more SSM training) lose to the default's wide SSM at
+    8 MB, so from WIDE_FROM bytes of known input they take its preset; a
+    preset asked for by name, smaller or unknown sizes keep theirs.  The
+    stream records the preset used, so decoding does not depend on it."""
+    grow = presets.LEVELS[presets.DEFAULT_LEVEL]
+    for level in range(1, 10):
+        own = presets.LEVELS[level]
+        for size in (None, 0, presets.WIDE_FROM - 1):
+            assert presets.resolve(level, content_size=size) == own
+        want = grow if level in (7, 8, 9) else own
+        for size in (presets.WIDE_FROM, 10**9):
+            assert presets.resolve(level, content_size=size) == want
+    for name in ("cm2-32", "cm2-2", "max2"):
+        assert presets.resolve(preset=name, content_size=10**9) == presets.BY_NAME[name]
+    # through the compressor's plan: the header says what the decoder builds
+    from statesmix.compressor import plan
+    for size, want in ((presets.WIDE_FROM - 1, "max2"), (presets.WIDE_FROM, "cm2-grow")):
+        header = plan(9, None, None, None, size, None)[1]
+        assert presets.preset_name(header.preset) == want and header.level == 9
+        assert header.content_size == size
+
+
 def test_levels_climb():
     """Every level's preset is at least as heavy as the one below: the
     ladder never drops a component, and a heavier SSM schedule only comes

@@ -26,7 +26,8 @@ from .. import __version__
 from .. import container as ct
 from ..errors import StateSMixError
 from ..options import check_block_size, check_frame_size, check_memory_limit, check_threads
-from ..presets import BY_NAME, DEFAULT_LEVEL, LEVEL_COSTS, LEVELS, preset_name, resolve
+from ..presets import (BY_NAME, DEFAULT_LEVEL, LEVEL_COSTS, LEVELS, LONG_INPUT_DEFAULT, WIDE_FROM,
+                       preset_name, resolve)
 from ..threads import PARALLEL_MIN_SIZE
 from ..tokenizer import list_vocabularies
 from ..units import fmt_bytes
@@ -98,6 +99,9 @@ def _levels_help():
         lines.append("  -%d     %-9s %9s %8.0f s %9.0f s %6d MB%s" % (
             level, name, "{:,}".format(size), comp, decomp, rss,
             "  (default)" if level == DEFAULT_LEVEL else ""))
+    lines.append("  from %s of input, levels %d-%d take level %d's preset (smaller there)"
+                 % (fmt_bytes(WIDE_FROM), min(LONG_INPUT_DEFAULT), max(LONG_INPUT_DEFAULT),
+                    DEFAULT_LEVEL))
     return "\n".join(lines)
 
 
