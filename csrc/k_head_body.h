@@ -4,9 +4,11 @@
  *
  * The head weights are stored in blocks of eight vocabulary rows transposed,
  * wb[b][k][l] = W[8b + l][k], so eight logits are one register and every
- * logit is a single FMA chain over k: no horizontal sums in the hot loop. */
+ * logit is a single FMA chain over k: no horizontal sums in the hot loop.
+ * The widths and the longest chunk (SSM_TMAX positions a call) are ssm.h's. */
 #include "kernels.h"
 #include "simd_math.h"
+#include "ssm.h"
 
 static void head_fwd_scalar(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
                             float *out, int64_t ld) {
@@ -264,7 +266,7 @@ fwd_tile512(const float *w0, const __m512 *p, int R, float *out, int64_t ld, int
 AVX512 static void head_fwd_avx512(const float *wb, int64_t b0, int64_t b1, const float *x,
                                    int T, float *out, int64_t ld) {
     if (T < 8) { head_fwd_avx2(wb, b0, b1, x, T, out, ld); return; }
-    __m512 pat[SSX_TMAX_HEAD / 2 * K];
+    __m512 pat[SSM_TMAX / 2 * K];
     pair_positions(x, T, pat);
     int Te = T & ~7; /* positions in groups of eight (four pairs) */
     int64_t b = b0;
@@ -300,7 +302,7 @@ bwd_w_tile512(const float *dl, int64_t ld, const __m512 *pat, int T, int R, int6
 AVX512 static void head_bwd_w_avx512(const float *dl, int64_t ld, const float *x, int T,
                                      int64_t b0, int64_t b1, float *dwb) {
     /* pat[t * K/2 + k/2] = (x[t][k] x8 | x[t][k+1] x8) */
-    __m512 pat[SSX_TMAX_HEAD * K / 2];
+    __m512 pat[SSM_TMAX * K / 2];
     for (int t = 0; t < T; t++)
         for (int k = 0; k < K; k += 2)
             pat[t * (K / 2) + k / 2] = _mm512_insertf32x8(_mm512_set1_ps(x[t * K + k]),

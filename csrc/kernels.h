@@ -73,7 +73,7 @@ typedef struct ssx_kernel_set {
     void (*row_sums)(const float *v, int rows, int n, float *out);
 
     /* The output head over row blocks [b0, b1) of wb[b][k][8] (k_head_body.h),
-     * [0] for k < SSX_HEAD_K0 features, [1] for SSX_HEAD_K1; rows are
+     * [0] for the SSM's width, [1] for its wide one (ssm.h); rows are
      * vocabulary entries; out/dl rows have stride ld. */
     void (*head_fwd[2])(const float *wb, int64_t b0, int64_t b1, const float *x, int T,
                         float *out, int64_t ld);
@@ -85,9 +85,6 @@ typedef struct ssx_kernel_set {
                           int64_t b0, int64_t b1, float *part);
 } ssx_kernel_set;
 
-#define SSX_HEAD_K0 32 /* the model widths the head kernels are written for */
-#define SSX_HEAD_K1 64
-#define SSX_TMAX_HEAD 64 /* most positions per head kernel call (SSM_TMAX) */
 /* Adam constants: g' = g*GS; m = B1*m + C1*g'; v = B2*v + C2*g'*g';
  * p -= LR * (m*IBC1) / (sqrt(v*IBC2) + EPS)   (NLR holds -LR). */
 enum { SSX_ADAM_B1, SSX_ADAM_C1, SSX_ADAM_B2, SSX_ADAM_C2, SSX_ADAM_IBC1,

@@ -20,10 +20,6 @@
 #include "ssm_width.h"
 #include "team.h"
 
-/* the head kernels are written for these widths and this chunk length */
-_Static_assert(SSX_HEAD_K0 == SSM_DM && SSX_HEAD_K1 == SSM_DM_WIDE,
-               "kernels.h and ssm.h disagree on the model widths");
-_Static_assert(SSX_TMAX_HEAD == SSM_TMAX, "kernels.h and ssm.h disagree on the chunk length");
 #define DM (SSM_WIDE ? SSM_DM_WIDE : SSM_DM)
 typedef struct SSM_FN(model) ssm_w;
 #define DS SSM_DS
