@@ -22,6 +22,13 @@
  * the byte the longer match expects with its length; and a second match
  * model over the last LONGLEN bytes, whose matches are rarer but surer.
  *
+ * The third version (SSX_CM_V3) adds the contexts of the last one, two and
+ * three tokens (global ids), each with the bytes of the current token so
+ * far: what tokens tend to follow, which the byte contexts see only as far
+ * as their bytes reach.  With the SSM's tree head (ssm.h) its log odds of
+ * each decision is one more input, and a fourth mixer's weights are chosen
+ * by the decision with that input's size and sign.
+ *
  * Their log odds (stretch), the token model's and a bias go into three linear
  * mixers whose weight sets are chosen by small contexts (the decision with
  * the token model's confidence and the match, the partial byte, the
@@ -41,7 +48,9 @@
 #include "pages.h"
 
 #define NCTX1 15          /* contexts of the first version */
-#define NCTX_MAX 20       /* ... and of the second (SSX_CM_V2) */
+#define NCTX2 20          /* ... of the second (SSX_CM_V2) */
+#define NCTX_MAX 23       /* ... and of the third (SSX_CM_V3) */
+#define TOK_CTX NCTX2     /* version 3: the contexts of the last 1, 2 and 3 tokens */
 #define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
 #define DEPTH_CTX 8       /* the context that takes the position in the token */
 #define IN_TOK 0          /* the token model's log odds */
@@ -49,7 +58,7 @@
 #define IN_BIAS 2
 #define IN_LONG 3         /* the long match model (version 2; else 0) */
 #define IN_CTX 4          /* two inputs per context from here */
-#define NIN_MAX (IN_CTX + 2 * NCTX_MAX)
+#define NIN_MAX (IN_CTX + 2 * NCTX_MAX + 1) /* and the SSM's log odds */
 #define ST_MAX 3071
 #define LIMIT 255         /* counts stop here: the rate stays at about 1/LIMIT */
 #define MINLEN 6          /* bytes a match must have before it predicts */
@@ -60,6 +69,7 @@
 #define N1 (9 * 8 * 3)    /* mixer 1: decision x token-model confidence x match */
 #define N2 (256 + 16)     /* mixer 2: partial byte, or the end at depth d */
 #define N3 (256 * 9)      /* mixer 3: previous byte x decision */
+#define N4 (9 * 8 * 2)    /* mixer 4 (with the SSM): decision x its confidence x sign */
 #define KNOTS 25          /* of the adaptive maps, over [-ST_MAX, ST_MAX] */
 #define APM1_CTX (65536 + 4096)
 #define APM2_CTX 65536
@@ -91,7 +101,11 @@ typedef struct {
 struct ssx_cm {
     int bits;
     int v2;              /* SSX_CM_V2: the second version's contexts and mixing */
+    int v3;              /* SSX_CM_V3: the third's token contexts */
     int nctx, nin;
+    int issm;            /* the SSM's input (0: none) */
+    uint32_t tok[3];     /* version 3: hashes of the last 1, 2 and 3 tokens ... */
+    uint32_t cur;        /* ... and of the current token's bytes so far */
     uint32_t *t[NCTX_MAX];
     uint32_t mask[NCTX_MAX];
     uint32_t h[NCTX_MAX];    /* the contexts' hashes at this byte */
@@ -115,8 +129,8 @@ struct ssx_cm {
     uint32_t *indw;
     ssx_match m, lm;     /* the match model; version 2 adds a long one */
     /* mixing */
-    int32_t w1[N1][NIN_MAX], w2[N2][NIN_MAX], w3[N3][NIN_MAX];
-    int s[3], p[3];
+    int32_t w1[N1][NIN_MAX], w2[N2][NIN_MAX], w3[N3][NIN_MAX], w4[N4][NIN_MAX];
+    int s[4], p[4];
     uint16_t *apm1, *apm2;
     int a1, a2, aw;
     /* tables */
@@ -130,6 +144,11 @@ static uint32_t hash2(uint32_t a, uint32_t b) {
     h ^= h >> 15;
     h *= 0x2C1B3C6Du;
     return h ^ (h >> 13);
+}
+
+/* Version 3: each token context with the bytes of the current token so far. */
+static void tok_hashes(ssx_cm *x) {
+    for (int k = 0; k < 3; k++) x->h[TOK_CTX + k] = hash2(hash2(50u + (uint32_t)k, x->tok[k]), x->cur);
 }
 
 static int squash(const ssx_cm *x, int st) {
@@ -188,14 +207,16 @@ static int match_init(ssx_match *m, int minlen, uint32_t mtmask) {
     return 1;
 }
 
-ssx_cm *ssx_cm_new(int bits, int v2) {
-    if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS) return NULL;
+ssx_cm *ssx_cm_new(int bits, int version, int ssm) {
+    if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS || version < 1 || version > 3) return NULL;
     ssx_cm *x = (ssx_cm *)calloc(1, sizeof *x);
     if (!x) return NULL;
     x->bits = bits;
-    x->v2 = v2 != 0;
-    x->nctx = x->v2 ? NCTX_MAX : NCTX1;
+    x->v2 = version >= 2;
+    x->v3 = version >= 3;
+    x->nctx = x->v3 ? NCTX_MAX : x->v2 ? NCTX2 : NCTX1;
     x->nin = IN_CTX + 2 * x->nctx;
+    if (ssm) x->issm = x->nin++;
     int hb = bits - 1; /* the tables are sized at about 4 slots per byte of input */
     x->bmask = (1u << hb) - 1;
     x->buf = (uint8_t *)calloc((size_t)x->bmask + 1, 1);
@@ -238,8 +259,10 @@ ssx_cm *ssx_cm_new(int bits, int v2) {
     for (int s = 0; s < N1; s++) x->w1[s][IN_TOK] = 65536;
     for (int s = 0; s < N2; s++) x->w2[s][IN_TOK] = 65536;
     for (int s = 0; s < N3; s++) x->w3[s][IN_TOK] = 65536;
+    for (int s = 0; s < N4; s++) x->w4[s][IN_TOK] = 65536;
     init_apm(x, x->apm1, APM1_CTX);
     init_apm(x, x->apm2, APM2_CTX);
+    if (x->v3) tok_hashes(x);
     x->bkey = -1;
     return x;
 }
@@ -258,12 +281,13 @@ void ssx_cm_free(ssx_cm *x) {
     free(x);
 }
 
-uint64_t ssx_cm_memory(int bits, int v2) {
+uint64_t ssx_cm_memory(int bits, int version) {
+    int v2 = version >= 2;
     uint64_t n = sizeof(ssx_cm) + ((uint64_t)1 << (bits - 1)) + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
                  sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
     if (v2)
         n += sizeof(uint16_t) * 65536 + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
-             sizeof(uint32_t) * (NCTX_MAX - NCTX1) * ((uint64_t)1 << bits);
+             sizeof(uint32_t) * ((version >= 3 ? NCTX_MAX : NCTX2) - NCTX1) * ((uint64_t)1 << bits);
     return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX1 - 1) * ((uint64_t)1 << bits));
 }
 
@@ -372,6 +396,10 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
         x->h[18] = hash2(hash2(43, x->ind3[hash2(77, x->c4 & 0xFFFFFF) >> 12]), x->c4 & 0xFFFFFF);
         x->h[19] = hash2(hash2(44, x->indw[x->word1 >> 12]), x->word);
     }
+    if (x->v3) {
+        x->cur = hash2(x->cur, (uint32_t)c + 1);
+        tok_hashes(x);
+    }
     x->bkey = -1;
 }
 
@@ -407,6 +435,20 @@ static int clip_st(double st) {
     return (int)(v < 0 ? v - 0.5 : v + 0.5);
 }
 
+void ssx_cm_ssm(ssx_cm *x, double z) {
+    if (x->issm) x->x[x->issm] = clip_st(z);
+}
+
+void ssx_cm_token(ssx_cm *x, uint32_t g) {
+    if (!x->v3) return;
+    x->tok[2] = hash2(x->tok[1], g + 1);
+    x->tok[1] = hash2(x->tok[0], g + 1);
+    x->tok[0] = g + 1;
+    x->cur = 0;
+    tok_hashes(x);
+    x->bkey = -1;
+}
+
 /* Integer sums are exact, so neither the order of the inputs nor the width
  * of the vectors (predict and update have AVX2 clones) matters. */
 static int32_t dot(const int32_t *w, const int32_t *x, int n) {
@@ -423,6 +465,13 @@ static void apm_learn(uint16_t *k, int w, int bit) {
     int target = bit ? 65535 : 0;
     k[0] = (uint16_t)(k[0] + ((((target - k[0]) * (256 - w)) >> 8) >> APM_RATE));
     k[1] = (uint16_t)(k[1] + ((((target - k[1]) * w) >> 8) >> APM_RATE));
+}
+
+/* Eight buckets of a log odds' magnitude. */
+static int confidence(int st) {
+    int a = st < 0 ? -st : st;
+    return a < 64 ? 0 : a < 128 ? 1 : a < 256 ? 2 : a < 512 ? 3 : a < 768 ? 4 : a < 1024 ? 5
+         : a < 1536 ? 6 : 7;
 }
 
 /* The match model's input for bit k of the byte whose bits so far are c0
@@ -475,9 +524,7 @@ SSX_WIDE int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     int tst = clip_st(st);
     x->x[IN_TOK] = tst;
     x->x[IN_BIAS] = 256;
-    int a = tst < 0 ? -tst : tst;
-    int cb = a < 64 ? 0 : a < 128 ? 1 : a < 256 ? 2 : a < 512 ? 3 : a < 768 ? 4 : a < 1024 ? 5
-           : a < 1536 ? 6 : 7;
+    int cb = confidence(tst);
     x->s[0] = (kp * 8 + cb) * 3 + ms;
     x->s[1] = c0 ? c0 : 256 + dc;
     x->s[2] = c1 * 9 + kp;
@@ -487,6 +534,13 @@ SSX_WIDE int ssx_cm_predict(ssx_cm *x, int c0, int d, double st) {
     x->p[1] = squash(x, d1);
     x->p[2] = squash(x, d2);
     int sm = (d0 + d1 + d2) / 3;
+    if (x->issm) { /* a fourth set of weights, chosen by the SSM's log odds */
+        int z = x->x[x->issm];
+        x->s[3] = ((kp * 8 + confidence(z)) << 1) | (z > 0);
+        int32_t d3 = dot(x->w4[x->s[3]], x->x, x->nin);
+        x->p[3] = squash(x, d3);
+        sm = (d0 + d1 + d2 + d3) / 4;
+    } else x->s[3] = -1;
     int pm = squash(x, sm);
     /* the adaptive maps interpolate between the knots around sm */
     int pos = (sm + ST_MAX) * (KNOTS - 1);
@@ -529,6 +583,7 @@ SSX_WIDE void ssx_cm_update(ssx_cm *x, int bit) {
     train(x->w1[x->s[0]], x->x, x->nin, (bit << 16) - x->p[0]);
     train(x->w2[x->s[1]], x->x, x->nin, (bit << 16) - x->p[1]);
     train(x->w3[x->s[2]], x->x, x->nin, (bit << 16) - x->p[2]);
+    if (x->s[3] >= 0) train(x->w4[x->s[3]], x->x, x->nin, (bit << 16) - x->p[3]);
     apm_learn(x->apm1 + x->a1, x->aw, bit);
     apm_learn(x->apm2 + x->a2, x->aw, bit);
 }

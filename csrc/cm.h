@@ -21,12 +21,14 @@ typedef struct ssx_cm ssx_cm;
  * SSX_CM_MAX_BITS); history: bytes of text to keep for the match model. */
 #define SSX_CM_MIN_BITS 10
 #define SSX_CM_MAX_BITS 26
-/* v2: the second version (SSX_CM_V2), else the first, as streams made with
- * it need. */
-ssx_cm *ssx_cm_new(int bits, int v2);
+/* version: 1, 2 (SSX_CM_V2) or 3 (SSX_CM_V3: also contexts of the last
+ * tokens); the older ones stay as streams made with them need.  ssm: one more
+ * input, the SSM's log odds of each decision (ssx_cm_ssm), with weights
+ * chosen by it. */
+ssx_cm *ssx_cm_new(int bits, int version, int ssm);
 void ssx_cm_free(ssx_cm *x);
 /* The bytes a mixer of these table bits allocates. */
-uint64_t ssx_cm_memory(int bits, int v2);
+uint64_t ssx_cm_memory(int bits, int version);
 /* The next byte of the text is known. */
 void ssx_cm_push(ssx_cm *x, uint8_t byte);
 /* P(1) of the next decision: c0 is the byte's bits so far behind a leading 1
@@ -34,6 +36,11 @@ void ssx_cm_push(ssx_cm *x, uint8_t byte);
  * the current token are decided; st is the token model's log odds of 1
  * (natural log; may be infinite). */
 int ssx_cm_predict(ssx_cm *x, int c0, int d, double st);
+/* With the SSM's input: its log odds of 1 for the next decision (natural
+ * log), before ssx_cm_predict. */
+void ssx_cm_ssm(ssx_cm *x, double z);
+/* A token ends: the global id g of the token whose bytes were just pushed. */
+void ssx_cm_token(ssx_cm *x, uint32_t g);
 /* Learn the outcome of the decision just predicted. */
 void ssx_cm_update(ssx_cm *x, int bit);
 

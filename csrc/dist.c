@@ -202,6 +202,10 @@ int ssx_dist_bit(ssx_model *m, uint32_t *p) {
     }
     /* the token model's log odds of 1: its mass on each side */
     double st = ssx_log(s1) - ssx_log(s0);
+    if (m->ssm_tree) { /* the SSM's log odds of the decision, an input of the byte mixer */
+        m->node = ssx_tree_node(m->tree, w);
+        ssx_cm_ssm(m->cm, ssx_ssm_node_logit(m->ssm, m->node));
+    }
     *p = (uint32_t)ssx_cm_predict(m->cm, kind == SSX_TREE_END ? 0 : w->c0, w->d, st);
     return 1;
 }
@@ -209,6 +213,7 @@ int ssx_dist_bit(ssx_model *m, uint32_t *p) {
 int ssx_dist_side(const ssx_model *m, int32_t c) { return ssx_tree_side(m->tree, &m->walk, c); }
 
 void ssx_dist_take(ssx_model *m, int bit) {
+    if (m->ssm_tree) ssx_ssm_node_taken(m->ssm, m->node, bit);
     ssx_cm_update(m->cm, bit);
     ssx_tree_take(m->tree, &m->walk, bit);
 }
@@ -219,5 +224,6 @@ void ssx_dist_learn(ssx_model *m, int32_t c) {
     m->st.tokens++;
     m->st.ideal_bits -= log2((double)m->e[c] / m->dsum);
     ssx_model_note_progress(m);
+    if (m->cm) ssx_cm_token(m->cm, (uint32_t)m->c2g[c]);
     ssx_model_update(m, c);
 }

@@ -26,6 +26,18 @@ void ssx_config_default(ssx_config *cfg) {
 
 static ssx_model *model_new(const ssx_config *cfg, int *err);
 
+/* The SSM's decision rows (ssm.h): log2 of their count, 0 without the tree head. */
+static int tree_bits(const ssx_config *cfg) {
+    if (!(cfg->components & SSX_SSM_TREE)) return 0;
+    int b = cfg->cm_bits - SSM_NODE_BELOW_CM;
+    return b < SSM_NODE_BITS_MAX ? b : SSM_NODE_BITS_MAX;
+}
+
+/* The byte mixer's version (cm.h) of a components mask. */
+static int cm_version(int32_t comp) {
+    return comp & SSX_CM_V3 ? 3 : comp & SSX_CM_V2 ? 2 : 1;
+}
+
 ssx_model *ssx_model_new(const ssx_config *cfg, int *err) {
     ssx_fpenv env = ssx_fp_enter();
     ssx_model *m = model_new(cfg, err);
@@ -40,10 +52,14 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
     if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
-                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE | SSX_SSM_WIDE))
+                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE | SSX_SSM_WIDE | SSX_SSM_TREE | SSX_CM_V3))
         return NULL;
     if ((cfg->components & SSX_SSM_WIDE) && !(cfg->components & SSX_USE_SSM)) return NULL;
     if ((cfg->components & SSX_CM_V2) && !(cfg->components & SSX_USE_TREE)) return NULL;
+    if ((cfg->components & SSX_CM_V3) && !(cfg->components & SSX_CM_V2)) return NULL;
+    if ((cfg->components & SSX_SSM_TREE) &&
+        (cfg->components & (SSX_USE_SSM | SSX_USE_TREE)) != (SSX_USE_SSM | SSX_USE_TREE))
+        return NULL;
     if ((cfg->components & SSX_MIX_ABLATE) && !(cfg->components & SSX_USE_MIX)) return NULL;
     if ((cfg->components & SSX_USE_NGRAM) &&
         (cfg->ngram_mem_mb < 1 || cfg->ngram_mem_mb > (1u << 20)))
@@ -65,7 +81,8 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     m->lookahead = 1;
     m->V = cfg->vocab_size;
     if (cfg->components & SSX_USE_SSM) {
-        m->ssm = ssx_ssm_new(cfg->components & SSX_SSM_WIDE, cfg->seed, cfg->chunk, cfg->lr,
+        m->ssm = ssx_ssm_new(cfg->components & SSX_SSM_WIDE, tree_bits(cfg),
+                             cfg->seed, cfg->chunk, cfg->lr,
                              cfg->label_smooth, cfg->train_steps);
         if (!m->ssm) { free(m); return NULL; }
     }
@@ -82,10 +99,13 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
         return NULL;
     }
     if ((cfg->components & SSX_USE_TREE) &&
-        (!(m->tree = ssx_tree_new()) || !(m->cm = ssx_cm_new(cfg->cm_bits, cfg->components & SSX_CM_V2)))) {
+        (!(m->tree = ssx_tree_new()) ||
+         !(m->cm = ssx_cm_new(cfg->cm_bits, cm_version(cfg->components),
+                              cfg->components & SSX_SSM_TREE)))) {
         ssx_model_free(m);
         return NULL;
     }
+    m->ssm_tree = (cfg->components & SSX_SSM_TREE) != 0;
     m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
     m->gcls = (uint8_t *)calloc((size_t)m->V, 1);
     m->prev[0] = m->prev[1] = -1;
@@ -129,11 +149,11 @@ static uint64_t model_bytes(const ssx_config *cfg, int32_t cap, uint64_t ngram_b
     uint64_t n = sizeof(ssx_model) + 5 * (uint64_t)V + (uint64_t)cap * SLOT_BYTES +
                  ((uint64_t)cap / SSX_CODE_SEG + 1) * SEG_BYTES +
                  codec_bytes;
-    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(comp & SSX_SSM_WIDE, cap);
+    if (comp & SSX_USE_SSM) n += ssx_ssm_memory(comp & SSX_SSM_WIDE, tree_bits(cfg), cap);
     if (comp & SSX_USE_NGRAM) n += ssx_ngram_memory_bound(ngram_bytes);
     if (comp & SSX_USE_MIX) n += ssx_mixer_memory(cap) + (comp & SSX_MIX_NO_SSE ? 0 : ssx_sse_memory());
     if (comp & SSX_USE_TREE)
-        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, cap) + ssx_cm_memory(cfg->cm_bits, cfg->components & SSX_CM_V2);
+        n += ssx_tree_memory((int32_t)V, SPELLING_BOUND * V, cap) + ssx_cm_memory(cfg->cm_bits, cm_version(cfg->components));
     return n;
 }
 

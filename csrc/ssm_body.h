@@ -30,6 +30,8 @@ typedef struct SSM_FN(model) ssm_w;
 #define TM SSM_TMAX
 #define SB_BLOCKS 64 /* row blocks of 8 per super-block */
 #define SB_ROWS (SB_BLOCKS * 8)
+#define RS (DM + 8) /* a decision row: DM weights, the bias, zero padding */
+#define PMAX SSM_PATH_MAX
 
 /* Row stride of L and X for ve live rows: the rows of a chunk lie end to end
  * (plus a cache line), so that they spread over the cache sets instead of
@@ -112,6 +114,16 @@ struct SSM_FN(model) {
         float acc[TM * DM * 8]; /* head_bwd_x partials, summed */
     } bs;
     int trained;
+    /* the tree head (ssm.h): rows of decision weights [nmask + 1][RS], the bias at
+     * DM; the decisions each position of the chunk took; the gradients of the
+     * rows they touched, compact (gslot: row -> its gradient, -1 none) */
+    int tree;
+    uint32_t nmask; /* rows - 1 */
+    float *Wn, *mWn, *vWn, *gN;
+    int32_t *gslot, *trows;
+    int ntr;
+    int np[TM];
+    uint32_t path[TM][SSM_PATH_MAX]; /* row << 1 | bit */
 };
 
 /* ---- deterministic initialisation ---- */
@@ -182,8 +194,9 @@ static void init_params(ssm_w *s) {
 
 /* ---- lifetime ---- */
 
-ssm_w *SSM_FN(new)(uint32_t seed, int chunk, float lr, float label_smooth, int steps) {
-    if (chunk < 1 || chunk > TM || steps < 1) return NULL;
+ssm_w *SSM_FN(new)(int tree_bits, uint32_t seed, int chunk, float lr, float label_smooth, int steps) {
+    if (chunk < 1 || chunk > TM || steps < 1 || tree_bits < 0 || tree_bits > SSM_NODE_BITS_MAX)
+        return NULL;
     ssm_w *s = (ssm_w *)calloc(1, sizeof *s);
     if (!s) return NULL;
     s->chunk = chunk;
@@ -202,6 +215,22 @@ ssm_w *SSM_FN(new)(uint32_t seed, int chunk, float lr, float label_smooth, int s
     bind(s->pl, s->P);
     bind(s->gl, s->G);
     init_params(s);
+    if (tree_bits) {
+        size_t nr = (size_t)1 << tree_bits;
+        s->tree = 1;
+        s->nmask = (uint32_t)(nr - 1);
+        s->Wn = (float *)calloc(nr * RS, sizeof(float)); /* zero: log odds 0 */
+        s->mWn = (float *)calloc(nr * RS, sizeof(float));
+        s->vWn = (float *)calloc(nr * RS, sizeof(float));
+        s->gN = (float *)calloc((size_t)TM * PMAX * RS, sizeof(float));
+        s->gslot = (int32_t *)malloc(sizeof(int32_t) * nr);
+        s->trows = (int32_t *)malloc(sizeof(int32_t) * TM * PMAX);
+        if (!s->Wn || !s->mWn || !s->vWn || !s->gN || !s->gslot || !s->trows) {
+            SSM_FN(free)(s);
+            return NULL;
+        }
+        for (size_t r = 0; r < nr; r++) s->gslot[r] = -1;
+    }
     return s;
 }
 
@@ -212,13 +241,20 @@ void SSM_FN(free)(ssm_w *s) {
     free(s->ecur);
     free(s->E); free(s->gE); free(s->mE); free(s->vE);
     free(s->W); free(s->gW); free(s->mW); free(s->vW);
+    free(s->Wn); free(s->mWn); free(s->vWn); free(s->gN); free(s->gslot); free(s->trows);
     free(s->Lc); free(s->Lb); free(s->X); free(s->part); free(s->red); free(s->smx);
     free(s);
 }
 
-uint64_t SSM_FN(memory)(int32_t cap) {
+uint64_t SSM_FN(memory)(int tree_bits, int32_t cap) {
     uint64_t rows = (uint64_t)cap * DM * sizeof(float), ld = (uint64_t)ld_of(cap);
     uint64_t nsb = ((uint64_t)cap + SB_ROWS - 1) / SB_ROWS;
+    uint64_t nr = (uint64_t)1 << tree_bits;
+    if (tree_bits) /* E and its state; no dense head */
+        return sizeof(ssm_w) + 4 * (uint64_t)NFIX * sizeof(float) + 4 * rows + rows / 2 +
+               (uint64_t)cap * (1 + sizeof(int64_t)) +
+               (3 * nr + (uint64_t)TM * PMAX) * RS * sizeof(float) +
+               (nr + (uint64_t)TM * PMAX) * sizeof(int32_t);
     return sizeof(ssm_w) + 4 * (uint64_t)NFIX * sizeof(float) +
            8 * rows + rows / 2 +                  /* E, W and their state; a regrow's copy */
            (uint64_t)cap * (1 + sizeof(int64_t)) + /* etouched, ecur */
@@ -227,6 +263,20 @@ uint64_t SSM_FN(memory)(int32_t cap) {
 }
 
 void SSM_FN(set_threads)(ssm_w *s, int threads) { s->threads = threads < 1 ? 1 : threads; }
+
+double SSM_FN(node_logit)(ssm_w *s, uint32_t node) {
+    if (!s->tree || s->prev < 0) return 0.0;
+    const float *w = s->Wn + (size_t)(node & s->nmask) * RS, *u = s->xf[s->n];
+    float z = w[DM];
+    for (int k = 0; k < DM; k++) z += w[k] * u[k];
+    return z;
+}
+
+void SSM_FN(node_taken)(ssm_w *s, uint32_t node, int bit) {
+    if (!s->tree || s->prev < 0) return;
+    int t = s->n;
+    if (s->np[t] < PMAX) s->path[t][s->np[t]++] = (node & s->nmask) << 1 | (bit != 0);
+}
 
 static int regrow(float **p, size_t old, size_t n) {
     float *q = (float *)realloc(*p, n * sizeof(float));
@@ -240,7 +290,7 @@ int SSM_FN(reserve)(ssm_w *s, int32_t cap) {
     if (cap <= s->cap) return 0;
     size_t o = (size_t)s->cap * DM, n = (size_t)cap * DM;
     float **rows[] = {&s->E, &s->gE, &s->mE, &s->vE, &s->W, &s->gW, &s->mW, &s->vW};
-    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+    for (size_t i = 0; i < (s->tree ? 4 : sizeof rows / sizeof *rows); i++)
         if (regrow(rows[i], o, n)) return -1;
     uint8_t *et = (uint8_t *)realloc(s->etouched, (size_t)cap);
     if (!et) return -1;
@@ -250,6 +300,10 @@ int SSM_FN(reserve)(ssm_w *s, int32_t cap) {
     if (!ec) return -1;
     memset(ec + s->cap, 0, sizeof(int64_t) * (size_t)(cap - s->cap));
     s->ecur = ec;
+    if (s->tree) { /* no dense head */
+        s->cap = cap;
+        return 0;
+    }
     /* X and Lc: their content is per chunk and need not survive, except that a
      * growing vocabulary invalidates the chunk's exponentials (ve_at). */
     free(s->Lc);
@@ -276,7 +330,7 @@ void SSM_FN(add_row)(ssm_w *s, int32_t c) {
     s->ecur[c] = s->adam_t;
     for (int k = 0; k < DM; k++) {
         s->E[(size_t)c * DM + k] = init_normal(s->seed, 1, (uint64_t)c * DM + k, 0.02f);
-        s->W[((size_t)(c / 8) * DM + k) * 8 + c % 8] =
+        if (!s->tree) s->W[((size_t)(c / 8) * DM + k) * 8 + c % 8] =
             init_normal(s->seed, 2, (uint64_t)c * DM + k, 0.02f);
     }
 }
@@ -760,6 +814,41 @@ static double backward(ssm_w *s, int T, int32_t ve, const float *L) {
     return loss / T;
 }
 
+/* The tree head's gradients: the mean over the chunk's positions of the
+ * binary cross-entropy summed over each position's decisions, sigma(z) - bit
+ * per decision, into the rows it read and the position's final features. */
+static double tree_backward(ssm_w *s, int T) {
+    memset(s->dxf, 0, sizeof(float) * DM * T);
+    float inv_t = 1.0f / (float)T;
+    double loss = 0.0;
+    for (int t = 0; t < T; t++) {
+        const float *u = s->xf[t];
+        for (int j = 0; j < s->np[t]; j++) {
+            int32_t r = (int32_t)(s->path[t][j] >> 1);
+            int bit = (int)(s->path[t][j] & 1);
+            const float *w = s->Wn + (size_t)r * RS;
+            float z = w[DM];
+            for (int k = 0; k < DM; k++) z += w[k] * u[k];
+            double p = ssx_sigmoid((double)z);
+            loss += ssx_softplus(bit ? -(double)z : (double)z);
+            float g = (float)(p - bit) * inv_t;
+            if (s->gslot[r] < 0) {
+                s->gslot[r] = s->ntr;
+                s->trows[s->ntr++] = r;
+            }
+            float *gw = s->gN + (size_t)s->gslot[r] * RS;
+            for (int k = 0; k < DM; k++) {
+                s->dxf[t][k] += g * w[k];
+                gw[k] += g * u[k];
+            }
+            gw[DM] += g;
+        }
+    }
+    memset(s->G, 0, sizeof(float) * NFIX);
+    backward_layers(s, T);
+    return loss / T;
+}
+
 /* ---- Adam ---- */
 
 /* The constants of Adam step k (1-based); gs scales the gradient. */
@@ -810,7 +899,10 @@ static void adam_and_forward(ssm_w *s, int T, int32_t ve) {
         s->etouched[s->a[t]] = 1;
     }
     int nsb = nsb_of(ve);
-    for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb]; /* from backward() */
+    if (s->tree)
+        nrm += sumsq(s->gN, (int64_t)s->ntr * RS);
+    else
+        for (int sb = 0; sb < nsb; sb++) nrm += s->red[sb]; /* from backward() */
     double gn = sqrt(nrm);
     s->pow1 *= 0.9; /* beta^t, for the bias corrections */
     s->pow2 *= 0.999;
@@ -831,6 +923,18 @@ static void adam_and_forward(ssm_w *s, int T, int32_t ve) {
             memset(s->gE + r * DM, 0, sizeof(float) * DM);
         }
     refresh_derived(s);
+    if (s->tree) { /* the rows the chunk touched; the others keep their moments */
+        for (int i = 0; i < s->ntr; i++) {
+            size_t r = (size_t)s->trows[i] * RS;
+            float *g = s->gN + (size_t)i * RS;
+            ssx_k->adam(s->Wn + r, g, s->mWn + r, s->vWn + r, RS, c);
+            memset(g, 0, sizeof(float) * RS);
+            s->gslot[s->trows[i]] = -1;
+        }
+        s->ntr = 0;
+        forward_layers(s, 0, T);
+        return;
+    }
 #pragma omp parallel num_threads(s->threads) if (s->threads > 1)
     {
     ssx_fp_enter(); /* worker threads start with the default MXCSR */
@@ -860,6 +964,16 @@ static int steps_for_chunk(const ssm_w *s, int64_t k) {
 }
 
 static void train(ssm_w *s, int T, int32_t ve, int steps) {
+    if (s->tree) { /* each position's layers ran with these parameters (predict) */
+        for (int step = 0; step < steps; step++) {
+            tree_backward(s, T);
+            adam_and_forward(s, T, ve);
+        }
+        s->bt1 = 0;
+        state_to_next_chunk(s, T);
+        s->trained = 1;
+        return;
+    }
     int reuse = 1;
     for (int t = 0; t < T; t++) reuse &= s->ve_at[t] == ve;
     /* training needs the exponentials, not the logits: they are made in
@@ -888,6 +1002,19 @@ const float *SSM_FN(predict)(ssm_w *s, int32_t ve, double *entropy, const int32_
                              int64_t nahead) {
     if (s->prev < 0) return NULL;
     int t = s->n;
+    if (s->tree) { /* the layers only: the features the node rows read */
+        if (!(t >= s->bt0 && t < s->bt1 && s->a[t] == s->prev)) {
+            int T = 1;
+            if (nahead > 0 && s->chunk - t > 1)
+                T = s->chunk - t < 1 + nahead ? s->chunk - t : (int)(1 + nahead);
+            s->a[t] = s->prev;
+            for (int j = 1; j < T; j++) s->a[t + j] = ahead[j - 1];
+            forward_layers(s, t, T);
+            s->bt0 = t;
+            s->bt1 = t + T;
+        }
+        return NULL;
+    }
     const float *L;
     int64_t ld = ld_of(ve);
     if (t >= s->bt0 && t < s->bt1 && s->bve == ve && s->a[t] == s->prev) {
@@ -929,6 +1056,7 @@ void SSM_FN(observe)(ssm_w *s, int32_t c, int32_t ve) {
         }
     }
     s->prev = c;
+    s->np[s->n] = 0;
 }
 
 /* ---- test access ---- */
@@ -938,6 +1066,7 @@ void SSM_FN(observe)(ssm_w *s, int32_t c, int32_t ve) {
 int64_t SSM_FN(group)(ssm_w *s, int which, int grad, float *buf, int64_t n, int set,
                       int32_t ve) {
     float *base = grad ? s->G : s->P;
+    if (which == 1 && s->tree) return -1; /* no dense head */
     if (which == 0 || which == 1) {
         int64_t size = (int64_t)ve * DM;
         if (!buf) return size;
@@ -997,7 +1126,7 @@ void SSM_FN(state)(ssm_w *s, float *h, float *conv, int set) {
 
 double SSM_FN(chunk_grads)(ssm_w *s, const int32_t *in, const int32_t *tgt, int T,
                            int32_t ve, float *logits) {
-    if (T < 1 || T > TM) return -1.0;
+    if (s->tree || T < 1 || T > TM) return -1.0;
     memcpy(s->a, in, sizeof(int32_t) * T);
     memcpy(s->b, tgt, sizeof(int32_t) * T);
     s->bt1 = 0;
@@ -1017,9 +1146,44 @@ double SSM_FN(chunk_grads)(ssm_w *s, const int32_t *in, const int32_t *tgt, int 
 
 void SSM_FN(train_chunk)(ssm_w *s, const int32_t *in, const int32_t *tgt, int T,
                          int32_t ve, int steps) {
-    if (T < 1 || T > TM) return;
+    if (s->tree || T < 1 || T > TM) return;
     memcpy(s->a, in, sizeof(int32_t) * T);
     memcpy(s->b, tgt, sizeof(int32_t) * T);
     for (int t = 0; t < T; t++) s->ve_at[t] = -1;
     train(s, T, ve, steps);
+}
+
+int SSM_FN(node_rows)(ssm_w *s, const uint32_t *nodes, int n, int grad, float *buf, int set) {
+    if (!s->tree) return -1;
+    for (int i = 0; i < n; i++) {
+        int32_t r = (int32_t)(nodes[i] & s->nmask);
+        float *p = grad ? (s->gslot[r] < 0 ? NULL : s->gN + (size_t)s->gslot[r] * RS)
+                        : s->Wn + (size_t)r * RS;
+        for (int k = 0; k <= DM; k++) {
+            float *b = buf + (size_t)i * (DM + 1) + k;
+            if (set && p) p[k] = *b;
+            else if (!set) *b = p ? p[k] : 0.0f;
+        }
+    }
+    return n * (DM + 1);
+}
+
+double SSM_FN(tree_grads)(ssm_w *s, const int32_t *in, const uint32_t *nodes, const uint8_t *bits,
+                          const int32_t *npath, int stride, int T) {
+    if (!s->tree || T < 1 || T > TM) return -1.0;
+    for (int i = 0; i < s->ntr; i++) { /* a fresh gradient */
+        memset(s->gN + (size_t)i * RS, 0, sizeof(float) * RS);
+        s->gslot[s->trows[i]] = -1;
+    }
+    s->ntr = 0;
+    memcpy(s->a, in, sizeof(int32_t) * T);
+    for (int t = 0; t < T; t++) {
+        s->np[t] = npath[t] < PMAX ? npath[t] : PMAX;
+        for (int j = 0; j < s->np[t]; j++)
+            s->path[t][j] = (nodes[t * stride + j] & s->nmask) << 1 | (bits[t * stride + j] != 0);
+    }
+    s->bt1 = 0;
+    forward_layers(s, 0, T);
+    memset(s->gE, 0, sizeof(float) * (size_t)s->cap * DM);
+    return tree_backward(s, T);
 }

@@ -7,10 +7,17 @@
 
 #define SSX_SSM_DECLARE(P)                                                                  \
     typedef struct P##_model P##_model;                                                     \
-    P##_model *P##_new(uint32_t seed, int chunk, float lr, float label_smooth, int steps);  \
+    P##_model *P##_new(int tree_bits, uint32_t seed, int chunk, float lr,                   \
+                       float label_smooth, int steps);                                      \
     void P##_free(P##_model *s);                                                            \
-    uint64_t P##_memory(int32_t cap);                                                       \
+    uint64_t P##_memory(int tree_bits, int32_t cap);                                        \
     void P##_set_threads(P##_model *s, int threads);                                        \
+    double P##_node_logit(P##_model *s, uint32_t node);                                     \
+    void P##_node_taken(P##_model *s, uint32_t node, int bit);                              \
+    int P##_node_rows(P##_model *s, const uint32_t *nodes, int n, int grad, float *buf,     \
+                      int set);                                                             \
+    double P##_tree_grads(P##_model *s, const int32_t *in, const uint32_t *nodes,           \
+                          const uint8_t *bits, const int32_t *npath, int stride, int T);    \
     int P##_reserve(P##_model *s, int32_t cap);                                             \
     void P##_add_row(P##_model *s, int32_t c);                                              \
     const float *P##_predict(P##_model *s, int32_t ve, double *entropy, const int32_t *ahead, \

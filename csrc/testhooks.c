@@ -116,6 +116,18 @@ void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int
     ssx_fp_leave(env);
 }
 
+int ssx_test_ssm_node_rows(ssx_model *m, const uint32_t *nodes, int n, int grad, float *buf, int set) {
+    return m->ssm ? ssx_ssm_node_rows(m->ssm, nodes, n, grad, buf, set) : -1;
+}
+
+double ssx_test_ssm_tree_grads(ssx_model *m, const int32_t *in, const uint32_t *nodes,
+                               const uint8_t *bits, const int32_t *npath, int stride, int T) {
+    ssx_fpenv env = ssx_fp_enter();
+    double r = m->ssm ? ssx_ssm_tree_grads(m->ssm, in, nodes, bits, npath, stride, T) : -1.0;
+    ssx_fp_leave(env);
+    return r;
+}
+
 void ssx_test_rank_add(float *x, const int32_t *rank, int64_t n, const float w[16]) {
     ssx_fpenv env = ssx_fp_enter();
     ssx_dispatch_init();

@@ -22,6 +22,11 @@ void ssx_test_ssm_state(ssx_model *m, float *h, float *conv, int set);
 double ssx_test_ssm_grads(ssx_model *m, const int32_t *in, const int32_t *tgt, int T,
                           float *logits);
 void ssx_test_ssm_train(ssx_model *m, const int32_t *in, const int32_t *tgt, int T, int steps);
+/* The tree head (SSX_SSM_TREE, ssm.h): decision rows and their gradients,
+ * and a chunk's loss and gradients; -1 without it. */
+int ssx_test_ssm_node_rows(ssx_model *m, const uint32_t *nodes, int n, int grad, float *buf, int set);
+double ssx_test_ssm_tree_grads(ssx_model *m, const int32_t *in, const uint32_t *nodes,
+                               const uint8_t *bits, const int32_t *npath, int stride, int T);
 /* `steps` zero-gradient Adam steps (lr 0.002, step j with the bias factors
  * ibc[2j], ibc[2j+1]) with the current kernels: deferred 1 through the idle
  * rows' kernel, 0 through the plain Adam kernel one step at a time. */

@@ -282,3 +282,13 @@ void ssx_tree_take(const ssx_tree *t, ssx_walk *w, int bit) {
 int32_t ssx_tree_token(const ssx_tree *t, const ssx_walk *w) { return t->order[w->lo]; }
 
 const uint8_t *ssx_tree_prefix(const ssx_tree *t, const ssx_walk *w) { return t->psp[w->lo]; }
+
+uint32_t ssx_tree_node(const ssx_tree *t, const ssx_walk *w) {
+    const uint8_t *p = ssx_tree_prefix(t, w);
+    uint32_t h = 0x811C9DC5u ^ (uint32_t)w->d;
+    for (int i = 0; i < w->d; i++) h = (h ^ p[i]) * 0x01000193u;
+    h = (h ^ (uint32_t)(w->kind == SSX_TREE_END ? 0 : w->c0)) * 0x01000193u;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    return h ^ (h >> 13);
+}

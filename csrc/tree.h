@@ -67,5 +67,9 @@ void ssx_tree_take(const ssx_tree *t, ssx_walk *w, int bit);
 int32_t ssx_tree_token(const ssx_tree *t, const ssx_walk *w);
 /* The d bytes decided so far (a prefix of every token left). */
 const uint8_t *ssx_tree_prefix(const ssx_tree *t, const ssx_walk *w);
+/* A hash that names the pending decision (its prefix, and the end or the
+ * byte's bits so far) whatever the live vocabulary: the same decision of
+ * any walk, at any time, gets the same value. */
+uint32_t ssx_tree_node(const ssx_tree *t, const ssx_walk *w);
 
 #endif

@@ -23,6 +23,13 @@ CM2 = CM_MIX | CM_V2
 # the SSM at twice the width (64): its gain grows with the input where the
 # byte mixer's and the n-grams' shrink (bench/results/growth_tries.md)
 SSM_WIDE = lib.SSX_SSM_WIDE
+# the SSM predicts the token tree's decisions, an input of the byte mixer,
+# instead of a distribution over the live vocabulary: its work per token no
+# longer grows with the vocabulary, and the decoder runs no head; the byte
+# mixer's third version adds contexts of the last 1-3 tokens
+# (bench/results/growth_tries.md, "The SSM's tree head")
+SSM_TREE, CM_V3 = lib.SSX_SSM_TREE, lib.SSX_CM_V3
+CM3 = CM2 | CM_V3 | SSM | SSM_TREE
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -45,6 +52,10 @@ PRESETS = {
     15: ("cm2-2", CM2 | SSM),
     16: ("max2", CM2 | SSM),
     17: ("cm2-grow", CM2 | SSM),
+    18: ("cm3", CM3),
+    19: ("cm3-32", CM3),
+    20: ("cm3-16", CM3),
+    21: ("cm3-8", CM3),
 }
 # id -> SSM training that differs from model_config's defaults: shorter
 # chunks (more steps, each on fewer tokens) or more steps per chunk
@@ -55,12 +66,19 @@ OVERRIDES = {
     14: {"chunk": 32},
     15: {"train_steps": 2},
     16: {"chunk": 32, "train_steps": 2},
+    # the tree head's training is cheap: shorter chunks rather than more
+    # steps (enwik6, chunks of 16: 207,547 bytes against 208,033; two steps
+    # 207,974; chunks of 8 and two steps 207,881)
+    19: {"chunk": 32},
+    20: {"chunk": 16},
+    21: {"chunk": 8},
 }
 # ids whose SSM takes the wide width from WIDE_FROM bytes of input (a
 # content size the header records; streams of unknown size stay narrow):
 # 8 MB of GCIDE 0.65 % smaller, 1 MB 0.32 % (enwik6 0.09 %), each for about
-# a fifth more time (growth_tries.md, "The SSM's width")
-GROWS = {17}
+# a fifth more time (growth_tries.md, "The SSM's width"); with the tree head
+# 8 MB of GCIDE 0.60 % and of stdlib 0.57 % smaller ("The SSM's tree head")
+GROWS = {17, 18}
 WIDE_FROM = 2 << 20
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
@@ -68,26 +86,27 @@ BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id: each level at least as small as the one
 # below, and slower only where smaller (bench/results/levels.md)
-LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 17, 7: 14, 8: 15, 9: 16}
+LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 18, 7: 19, 8: 20, 9: 21}
 DEFAULT_LEVEL = 6
 # levels that take the default level's preset for inputs of WIDE_FROM bytes
-# and more (a known content size): their extra SSM training (chunks of 32,
-# two steps) pays at 1 MB but not at 8 MB, where the default's wider SSM
-# does (growth_tries.md, "The levels above the default on long inputs")
+# and more (a known content size): their extra SSM training (shorter
+# chunks) pays at 1 MB but not at 8 MB, where the default's wider SSM does
+# (growth_tries.md, "The levels above the default on long inputs" and "The
+# SSM's tree head": cm3 with chunks of 16 is 0.46 % larger on 8 MB of GCIDE)
 LONG_INPUT_DEFAULT = {7, 8, 9}
 
 # What the levels' presets cost on enwik6 (bench/results/levels.md: 2
-# threads on the project's 2-core AMD EPYC VM, 2026-12-03): compressed bytes,
+# threads on the project's 2-core AMD EPYC VM, 2026-12-04): compressed bytes,
 # compress and decompress seconds, peak RSS in MB.  `statesmix --help`
 # shows them; tests/test_bench.py checks them against that table.
 LEVEL_COSTS = {
-    "fast": (219_585, 7.9, 7.2, 507),
-    "light": (211_704, 16.7, 14.5, 527),
-    "ngram-cm": (209_686, 17.9, 16.9, 528),
-    "cm2-grow": (208_192, 31.1, 32.8, 484),
-    "cm2-32": (208_011, 27.8, 31.5, 482),
-    "cm2-2": (207_916, 33.2, 36.7, 484),
-    "max2": (207_845, 33.8, 41.1, 480),
+    "fast": (219_585, 7.5, 5.0, 495),
+    "light": (211_704, 8.8, 8.3, 519),
+    "ngram-cm": (209_686, 9.8, 9.5, 519),
+    "cm3": (208_029, 14.1, 15.0, 544),
+    "cm3-32": (207_743, 19.5, 14.8, 543),
+    "cm3-16": (207_502, 15.0, 15.7, 545),
+    "cm3-8": (207_448, 15.7, 16.5, 546),
 }
 
 

@@ -325,21 +325,16 @@ def _layer_backward(params, k, c, dx_out, dh_next, dconv_next, grads):
     return dx, dh_prev, dconv_prev
 
 
-def loss_and_grads(params, tokens_in, targets, state, eps=LABEL_SMOOTH):
-    """Chunk loss and exact gradients (truncated BPTT: start state is constant)."""
-    if len(tokens_in) == 0 or len(tokens_in) != len(targets):
-        raise ValueError('need 1 <= len(tokens_in) == len(targets)')
-    logits, _, caches = forward_chunk(params, tokens_in, state)
-    loss, dlogits = chunk_loss(logits, targets, eps)
+def _backprop(params, caches, dxfs, state):
+    """Gradients of every parameter from the gradients of the final features
+    (dxfs[t], position t), through the chunk in reverse (truncated BPTT)."""
     grads = zeros_like(params)
     nl = num_layers(params)
     dh = np.zeros_like(np.asarray(state['h'], dtype=np.float64))
     dconv = np.zeros_like(np.asarray(state['conv'], dtype=np.float64))
-    for t in range(len(tokens_in) - 1, -1, -1):
+    for t in range(len(caches) - 1, -1, -1):
         c = caches[t]
-        grads['W'] += np.outer(dlogits[t], c['xf'])
-        dxf = params['W'].T @ dlogits[t]
-        dx, dg, db = layernorm_backward(dxf, c['xfhat'], c['frstd'], params['lnf_g'])
+        dx, dg, db = layernorm_backward(dxfs[t], c['xfhat'], c['frstd'], params['lnf_g'])
         grads['lnf_g'] += dg
         grads['lnf_b'] += db
         for k in range(nl - 1, -1, -1):
@@ -347,7 +342,46 @@ def loss_and_grads(params, tokens_in, targets, state, eps=LABEL_SMOOTH):
                                                   dh[k], dconv[k], grads)
         grads['E'][c['a']] += dx
     # dh, dconv now hold dL/d(start state); discarded (truncated BPTT).
+    return grads
+
+
+def loss_and_grads(params, tokens_in, targets, state, eps=LABEL_SMOOTH):
+    """Chunk loss and exact gradients (truncated BPTT: start state is constant)."""
+    if len(tokens_in) == 0 or len(tokens_in) != len(targets):
+        raise ValueError('need 1 <= len(tokens_in) == len(targets)')
+    logits, _, caches = forward_chunk(params, tokens_in, state)
+    loss, dlogits = chunk_loss(logits, targets, eps)
+    dxfs = [params['W'].T @ dlogits[t] for t in range(len(tokens_in))]
+    grads = _backprop(params, caches, dxfs, state)
+    for t, c in enumerate(caches):
+        grads['W'] += np.outer(dlogits[t], c['xf'])
     return loss, grads
+
+
+def tree_loss_and_grads(params, tokens_in, paths, rows, state):
+    """The tree head (SSX_SSM_TREE): position t took the binary decisions
+    paths[t] = [(row, bit), ...], each predicted by sigma(z), z = w . xf_t + b
+    with rows[row] = [w..., b].  Loss: the mean over positions of the summed
+    cross-entropies.  Returns (loss, grads of params (W unused), grads of the
+    rows: a dict row -> array)."""
+    _, _, caches = forward_chunk(params, tokens_in, state)
+    T = len(tokens_in)
+    loss = 0.0
+    dxfs = []
+    row_grads = {}
+    for t, c in enumerate(caches):
+        dxf = np.zeros_like(c['xf'])
+        for row, bit in paths[t]:
+            w = np.asarray(rows[row], dtype=np.float64)
+            z = w[:-1] @ c['xf'] + w[-1]
+            loss += np.logaddexp(0.0, -z if bit else z) / T
+            g = (sigmoid(z) - bit) / T
+            dxf += g * w[:-1]
+            rg = row_grads.setdefault(row, np.zeros_like(w))
+            rg[:-1] += g * c['xf']
+            rg[-1] += g
+        dxfs.append(dxf)
+    return loss, _backprop(params, caches, dxfs, state), row_grads
 
 
 def loss_only(params, tokens_in, targets, state, eps=LABEL_SMOOTH):

@@ -56,27 +56,34 @@ def test_compressing_today_gives_the_golden_bytes(name, threads):
 
 
 # The wide SSM serves inputs of presets.WIDE_FROM bytes and more, too long to
-# commit: its stream carries its configuration (the default's, wide).
-WIDE_STREAM = "cm2-grow-wide.ssx"
+# commit: a stream per preset that widens (presets.GROWS) carries that
+# configuration in its header.
+WIDE_PRESETS = ("cm2-grow", "cm3")
 
 
-def _wide_compressor(threads):
+def _wide_compressor(name, threads):
     from statesmix.presets import BY_NAME, PRESETS, SSM_WIDE
-    config = {"components": PRESETS[BY_NAME["cm2-grow"]][1] | SSM_WIDE}
-    return statesmix.StateSMixCompressor(preset="cm2-grow", block_size=BLOCK_SIZE,
+    config = {"components": PRESETS[BY_NAME[name]][1] | SSM_WIDE}
+    return statesmix.StateSMixCompressor(preset=name, block_size=BLOCK_SIZE,
                                          threads=threads, content_size=len(INPUT),
                                          config=config)
 
 
+def test_every_growing_preset_has_a_wide_stream():
+    from statesmix.presets import GROWS, preset_name
+    assert {preset_name(p) for p in GROWS} == set(WIDE_PRESETS)
+
+
+@pytest.mark.parametrize("name", WIDE_PRESETS)
 @pytest.mark.parametrize("threads", [1, 2])
-def test_wide_ssm_stream(threads):
-    golden = (GOLDEN / WIDE_STREAM).read_bytes()
+def test_wide_ssm_stream(name, threads):
+    golden = (GOLDEN / ("%s-wide.ssx" % name)).read_bytes()
     assert statesmix.decompress(golden, threads=threads) == INPUT
-    c = _wide_compressor(threads)
+    c = _wide_compressor(name, threads)
     assert c.compress(INPUT) + c.flush() == golden
     # a configuration in the header, and other model bits than the narrow
     # stream's after it
-    narrow = (GOLDEN / "cm2-grow.ssx").read_bytes()
+    narrow = (GOLDEN / ("%s.ssx" % name)).read_bytes()
     nh, wh = ct.parse_header(narrow, 0), ct.parse_header(golden, 0)
     assert nh[0].config is None and wh[0].config is not None
     assert golden[wh[1]:] != narrow[nh[1]:]

@@ -12,6 +12,7 @@ import ssm_ref as R  # noqa: E402
 
 from statesmix import core  # noqa: E402
 from statesmix._core import ffi, lib  # noqa: E402
+from statesmix.presets import CM_BITS_MIN  # noqa: E402
 
 NAMES = ["E", "W"] + ["l%d.%s" % (l, g) for l in range(R.NL) for g in R.LAYER_KEYS] + \
         ["lnf_g", "lnf_b"]
@@ -20,10 +21,13 @@ NAMES = ["E", "W"] + ["l%d.%s" % (l, g) for l in range(R.NL) for g in R.LAYER_KE
 class CModel:
     """A C model with `ve` live tokens, driven through the test entry points."""
 
-    def __init__(self, ve, threads=1, wide=False):
+    def __init__(self, ve, threads=1, wide=False, tree=False):
         cfg = ffi.new("ssx_config *")
         lib.ssx_config_default(cfg)
         cfg.components = lib.SSX_USE_COUNT | lib.SSX_USE_SSM | (lib.SSX_SSM_WIDE if wide else 0)
+        if tree:  # the tree head needs the token tree; its byte mixer stays idle
+            cfg.components |= lib.SSX_USE_TREE | lib.SSX_SSM_TREE
+            cfg.cm_bits = CM_BITS_MIN
         cfg.vocab_size = max(ve, 2)
         err = ffi.new("int *")
         ptr = lib.ssx_model_new(cfg, err)
@@ -34,6 +38,8 @@ class CModel:
 
     def set_params(self, params):
         for i, n in enumerate(NAMES):
+            if n not in params:  # the tree head has no W
+                continue
             a = np.ascontiguousarray(params[n], dtype=np.float32).ravel()
             assert lib.ssx_test_ssm_group(self.m, i, 0, ffi.from_buffer("float[]", a),
                                           a.size, 1) == a.size
@@ -268,7 +274,7 @@ def test_adam_bias_factors_settle_within_the_history():
 
 
 @pytest.mark.parametrize("preset,threads,wide", [("ssm", 1, 0), ("ssm", 2, 0), ("plus", 2, 0),
-                                                 ("ssm", 2, 1)])
+                                                 ("ssm", 2, 1), ("cm3", 1, 0), ("cm3", 2, 1)])
 def test_encoder_lookahead_gives_the_one_position_bits(preset, threads, wide):
     """The encoder runs a chunk's known positions at once; the decoder cannot.
     Small blocks end in mid-chunk and bring new tokens there, so look-ahead
@@ -277,7 +283,8 @@ def test_encoder_lookahead_gives_the_one_position_bits(preset, threads, wide):
     from textgen import make_text
     data = make_text(4000, 5) + bytes(range(256)) * 2 + make_text(2500, 7)
     def run(on):
-        config = {"components": lib.SSX_USE_COUNT | lib.SSX_USE_SSM | lib.SSX_SSM_WIDE} \
+        from statesmix.presets import BY_NAME, PRESETS
+        config = {"components": PRESETS[BY_NAME[preset]][1] | lib.SSX_SSM_WIDE} \
             if wide else None
         c = statesmix.StateSMixCompressor(preset=preset, threads=threads, block_size=1024,
                                           content_size=len(data), config=config)
@@ -287,3 +294,68 @@ def test_encoder_lookahead_gives_the_one_position_bits(preset, threads, wide):
     one, ahead = run(0), run(1)
     assert ahead == one
     assert statesmix.decompress(ahead, threads=threads) == data
+
+
+# ---------------------------------------------------------------- tree head
+
+class CTreeModel(CModel):
+    """A model whose SSM predicts the token tree's decisions (SSX_SSM_TREE)."""
+
+    def __init__(self, ve, threads=1, wide=False):
+        super().__init__(ve, threads, wide, tree=True)
+
+    def node_rows(self, nodes, dm, grad=False, values=None):
+        n = len(nodes)
+        keys = np.ascontiguousarray(nodes, np.uint32)
+        buf = (np.zeros(n * (dm + 1), np.float32) if values is None
+               else np.ascontiguousarray(values, np.float32).ravel())
+        assert lib.ssx_test_ssm_node_rows(self.m, ffi.from_buffer("uint32_t[]", keys), n,
+                                          int(grad), ffi.from_buffer("float[]", buf),
+                                          int(values is not None)) == n * (dm + 1)
+        return buf.reshape(n, dm + 1).astype(np.float64)
+
+    def tree_grads(self, tin, paths):
+        T, stride = len(tin), max(max(len(p) for p in paths), 1)
+        nodes = np.zeros((T, stride), np.uint32)
+        bits = np.zeros((T, stride), np.uint8)
+        npath = np.array([len(p) for p in paths], np.int32)
+        for t, p in enumerate(paths):
+            for j, (row, bit) in enumerate(p):
+                nodes[t, j], bits[t, j] = row, bit
+        tin = np.ascontiguousarray(tin, np.int32)
+        return lib.ssx_test_ssm_tree_grads(
+            self.m, ffi.from_buffer("int32_t[]", tin), ffi.from_buffer("uint32_t[]", nodes),
+            ffi.from_buffer("uint8_t[]", bits), ffi.from_buffer("int32_t[]", npath), stride, T)
+
+
+@pytest.mark.parametrize("wide,dm", WIDTHS)
+@pytest.mark.parametrize("ve,T,seed", [(7, 5, 0), (300, 32, 2)])
+def test_tree_head_gradients_match_reference(ve, T, seed, wide, dm):
+    p, st, tin, _ = random_setup(ve, T, seed, dm=dm)
+    rng = np.random.default_rng(seed + 100)
+    # decisions share rows across positions, and one row repeats in a path;
+    # rows below 64, which every size of the row table has
+    rows = sorted({int(r) for r in rng.integers(0, 64, 12)})
+    values = rng.normal(size=(len(rows), dm + 1)).astype(np.float32).astype(np.float64)
+    paths = [[(rows[int(rng.integers(len(rows)))], int(rng.integers(2)))
+              for _ in range(int(rng.integers(0, 9)))] for _ in range(T)]
+    paths[0] = paths[0][:1] * 2 if paths[0] else [(rows[0], 1)] * 2
+    m = CTreeModel(ve, wide=wide)
+    m.set_params({n: a for n, a in p.items() if n != "W"})
+    m.set_state(st)
+    m.node_rows(rows, dm, values=values)
+    loss = m.tree_grads(tin, paths)
+    ref_loss, ref_grads, ref_rows = R.tree_loss_and_grads(
+        p, tin, paths, dict(zip(rows, values)), st)
+    assert abs(loss - ref_loss) < 1e-5 * abs(ref_loss)
+    for i, n in enumerate(NAMES):
+        if n == "W":
+            assert lib.ssx_test_ssm_group(m.m, i, 1, ffi.NULL, 0, 0) == -1  # no dense head
+            continue
+        g = m.group(i, p[n].shape, 1)
+        assert rel_err(g, ref_grads[n]) < 2e-4, n
+        assert np.abs(ref_grads[n]).max() > 0, n
+    got = m.node_rows(rows, dm, grad=True)
+    for i, r in enumerate(rows):
+        want = ref_rows.get(r, np.zeros(dm + 1))
+        assert np.abs(got[i] - want).max() <= 2e-4 * max(np.abs(want).max(), 1e-3), r

@@ -112,6 +112,34 @@ def test_fd_small_all_entries_every_group():
     assert np.array_equal(st['h'], st0['h']) and np.array_equal(st['conv'], st0['conv'])
 
 
+def test_fd_tree_head_every_entry():
+    """The tree head's loss: its gradients of every parameter the decisions
+    reach (W is not used) and of every decision row, against central
+    differences; a row two positions share and a row one path repeats."""
+    p, st, ti, _, rng = small_setup(seed=3, T=6)
+    dm = p['E'].shape[1]
+    rows = {11: rng.standard_normal(dm + 1), 40: rng.standard_normal(dm + 1),
+            7: rng.standard_normal(dm + 1)}
+    paths = [[(11, 1), (40, 0)], [], [(11, 0), (11, 0), (7, 1)], [(40, 1)], [(7, 0)],
+             [(11, 1), (7, 1), (40, 0)]]
+    loss, g, rg = R.tree_loss_and_grads(p, ti, paths, rows, st)
+    fn = lambda q: R.tree_loss_and_grads(q, ti, paths, rows, st)[0]
+    assert abs(fn(p) - loss) < 1e-14
+    assert not g['W'].any()
+    check_fd(p, g, fn, {k: list(np.ndindex(p[k].shape)) for k in p if k != 'W'})
+    for r, w in rows.items():
+        fd = np.empty_like(w)
+        for i in range(w.size):
+            orig = w[i]
+            w[i] = orig + FD_H
+            lp = fn(p)
+            w[i] = orig - FD_H
+            lm = fn(p)
+            w[i] = orig
+            fd[i] = (lp - lm) / (2 * FD_H)
+        assert np.abs(rg[r] - fd).max() < 1e-7 * max(1.0, np.abs(fd).max()), r
+
+
 def test_fd_small_long_chunk_and_repeated_tokens():
     # T=9 > DC so xs values flow from positions fully inside the chunk, and
     # repeated input tokens exercise accumulation into the same E row.
