@@ -202,7 +202,7 @@ int ssx_dist_bit(ssx_model *m, uint32_t *p) {
     }
     /* the token model's log odds of 1: its mass on each side */
     double st = ssx_log(s1) - ssx_log(s0);
-    if (m->ssm_tree) { /* the SSM's log odds of the decision, an input of the byte mixer */
+    if (m->cfg.components & SSX_SSM_TREE) { /* the SSM's log odds, a byte-mixer input */
         m->node = ssx_tree_node(m->tree, w);
         ssx_cm_ssm(m->cm, ssx_ssm_node_logit(m->ssm, m->node));
     }
@@ -213,7 +213,7 @@ int ssx_dist_bit(ssx_model *m, uint32_t *p) {
 int ssx_dist_side(const ssx_model *m, int32_t c) { return ssx_tree_side(m->tree, &m->walk, c); }
 
 void ssx_dist_take(ssx_model *m, int bit) {
-    if (m->ssm_tree) ssx_ssm_node_taken(m->ssm, m->node, bit);
+    if (m->cfg.components & SSX_SSM_TREE) ssx_ssm_node_taken(m->ssm, m->node, bit);
     ssx_cm_update(m->cm, bit);
     ssx_tree_take(m->tree, &m->walk, bit);
 }

@@ -105,7 +105,6 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
         ssx_model_free(m);
         return NULL;
     }
-    m->ssm_tree = (cfg->components & SSX_SSM_TREE) != 0;
     m->g2c = (int32_t *)malloc(sizeof(int32_t) * (size_t)m->V);
     m->gcls = (uint8_t *)calloc((size_t)m->V, 1);
     m->prev[0] = m->prev[1] = -1;

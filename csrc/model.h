@@ -39,8 +39,7 @@ struct ssx_model {
     uint64_t dtotal;  /* ... and frequency total (multi-symbol models) */
     ssx_walk walk;    /* tree models: the walk to the next token ... */
     int pushed;       /* ... and how many of its bytes the byte mixer has seen */
-    int ssm_tree;     /* SSX_SSM_TREE: the SSM predicts the walk's decisions ... */
-    uint32_t node;    /* ... and this one is pending (ssx_tree_node) */
+    uint32_t node;    /* SSX_SSM_TREE: the pending decision (ssx_tree_node) */
     double *prog;          /* (tokens, ideal_bits) pairs, see ssx_model_progress */
     int64_t nprog, progcap;
     ssx_ssm *ssm;     /* NULL unless SSX_USE_SSM */

@@ -248,28 +248,31 @@ void SSM_FN(free)(ssm_w *s) {
 
 uint64_t SSM_FN(memory)(int tree_bits, int32_t cap) {
     uint64_t rows = (uint64_t)cap * DM * sizeof(float), ld = (uint64_t)ld_of(cap);
-    uint64_t nsb = ((uint64_t)cap + SB_ROWS - 1) / SB_ROWS;
-    uint64_t nr = (uint64_t)1 << tree_bits;
-    if (tree_bits) /* E and its state; no dense head */
-        return sizeof(ssm_w) + 4 * (uint64_t)NFIX * sizeof(float) + 4 * rows + rows / 2 +
-               (uint64_t)cap * (1 + sizeof(int64_t)) +
-               (3 * nr + (uint64_t)TM * PMAX) * RS * sizeof(float) +
+    uint64_t nsb = ((uint64_t)cap + SB_ROWS - 1) / SB_ROWS, nr = (uint64_t)1 << tree_bits;
+    uint64_t n = sizeof(ssm_w) + 4 * (uint64_t)NFIX * sizeof(float) +
+                 4 * rows + rows / 2 +                  /* E and its state; a regrow's copy */
+                 (uint64_t)cap * (1 + sizeof(int64_t)); /* etouched, ecur */
+    if (tree_bits) /* the decision rows with their moments, the chunk's gradients */
+        return n + (3 * nr + (uint64_t)TM * PMAX) * RS * sizeof(float) +
                (nr + (uint64_t)TM * PMAX) * sizeof(int32_t);
-    return sizeof(ssm_w) + 4 * (uint64_t)NFIX * sizeof(float) +
-           8 * rows + rows / 2 +                  /* E, W and their state; a regrow's copy */
-           (uint64_t)cap * (1 + sizeof(int64_t)) + /* etouched, ecur */
-           ld * sizeof(float) * (1 + 2 * TM) +    /* Lc, X, Lb */
+    return n + 4 * rows +                             /* the dense head, W, and its state */
+           ld * sizeof(float) * (1 + 2 * TM) +        /* Lc, X, Lb */
            nsb * TM * (sizeof(float) * (1 + DM * 8) + 2 * sizeof(double));
 }
 
 void SSM_FN(set_threads)(ssm_w *s, int threads) { s->threads = threads < 1 ? 1 : threads; }
 
-double SSM_FN(node_logit)(ssm_w *s, uint32_t node) {
-    if (!s->tree || s->prev < 0) return 0.0;
-    const float *w = s->Wn + (size_t)(node & s->nmask) * RS, *u = s->xf[s->n];
+/* A decision row's log odds for final features u: the bias, then the
+ * weights in order (coding and training compute the same bits). */
+static float row_logit(const float *w, const float *u) {
     float z = w[DM];
     for (int k = 0; k < DM; k++) z += w[k] * u[k];
     return z;
+}
+
+double SSM_FN(node_logit)(ssm_w *s, uint32_t node) {
+    if (!s->tree || s->prev < 0) return 0.0;
+    return row_logit(s->Wn + (size_t)(node & s->nmask) * RS, s->xf[s->n]);
 }
 
 void SSM_FN(node_taken)(ssm_w *s, uint32_t node, int bit) {
@@ -827,8 +830,7 @@ static double tree_backward(ssm_w *s, int T) {
             int32_t r = (int32_t)(s->path[t][j] >> 1);
             int bit = (int)(s->path[t][j] & 1);
             const float *w = s->Wn + (size_t)r * RS;
-            float z = w[DM];
-            for (int k = 0; k < DM; k++) z += w[k] * u[k];
+            float z = row_logit(w, u);
             double p = ssx_sigmoid((double)z);
             loss += ssx_softplus(bit ? -(double)z : (double)z);
             float g = (float)(p - bit) * inv_t;
@@ -998,37 +1000,40 @@ static void train(ssm_w *s, int T, int32_t ve, int steps) {
  * the rest of the chunk at once, the head as one matrix-matrix product.  Each
  * position's logits, sums and layer activations are the bits the one-position
  * pass gives (same parameters and state, same per-output reduction order). */
+/* The layers from coding position t: with the inputs of the positions after
+ * it (an encoder's), over the rest of the chunk at once, else t alone;
+ * returns how many positions ran. */
+static int layers_from(ssm_w *s, int t, const int32_t *ahead, int64_t nahead) {
+    int T = 1;
+    if (nahead > 0 && s->chunk - t > 1)
+        T = s->chunk - t < 1 + nahead ? s->chunk - t : (int)(1 + nahead);
+    s->a[t] = s->prev;
+    for (int j = 1; j < T; j++) s->a[t + j] = ahead[j - 1];
+    forward_layers(s, t, T);
+    return T;
+}
+
 const float *SSM_FN(predict)(ssm_w *s, int32_t ve, double *entropy, const int32_t *ahead,
                              int64_t nahead) {
     if (s->prev < 0) return NULL;
     int t = s->n;
-    if (s->tree) { /* the layers only: the features the node rows read */
-        if (!(t >= s->bt0 && t < s->bt1 && s->a[t] == s->prev)) {
-            int T = 1;
-            if (nahead > 0 && s->chunk - t > 1)
-                T = s->chunk - t < 1 + nahead ? s->chunk - t : (int)(1 + nahead);
-            s->a[t] = s->prev;
-            for (int j = 1; j < T; j++) s->a[t + j] = ahead[j - 1];
-            forward_layers(s, t, T);
+    int ready = t >= s->bt0 && t < s->bt1 && s->a[t] == s->prev; /* run ahead before */
+    if (s->tree) { /* the layers only: the features the decision rows read */
+        if (!ready) {
             s->bt0 = t;
-            s->bt1 = t + T;
+            s->bt1 = t + layers_from(s, t, ahead, nahead);
         }
         return NULL;
     }
     const float *L;
     int64_t ld = ld_of(ve);
-    if (t >= s->bt0 && t < s->bt1 && s->bve == ve && s->a[t] == s->prev) {
+    if (ready && s->bve == ve) {
         L = s->Lb + t * ld;
     } else {
-        int T = 1;
-        if (nahead > 0 && s->chunk - t > 1) {
-            T = s->chunk - t < 1 + nahead ? s->chunk - t : (int)(1 + nahead);
-            if (!s->Lb) s->Lb = (float *)malloc(sizeof(float) * (size_t)(TM * ld_of(s->cap)));
-            if (!s->Lb) T = 1; /* no memory: one position at a time, same bits */
-        }
-        s->a[t] = s->prev;
-        for (int j = 1; j < T; j++) s->a[t + j] = ahead[j - 1];
-        forward_layers(s, t, T);
+        if (nahead > 0 && s->chunk - t > 1 && !s->Lb)
+            s->Lb = (float *)malloc(sizeof(float) * (size_t)(TM * ld_of(s->cap)));
+        /* no memory: one position at a time, same bits */
+        int T = layers_from(s, t, ahead, s->Lb ? nahead : 0);
         if (T > 1) {
             L = s->Lb + t * ld;
             head_forward(s, t, T, ve, 1, s->Lb + t * ld); /* rows t.. of Lb */
