@@ -34,6 +34,7 @@ const ssx_kernel_set *ssx_k = NULL;
 static void fill(ssx_kernel_set *k, int level) {
     ssx_softmax_kernels(k, level);
     ssx_elem_kernels(k, level);
+    ssx_follow_kernels(k, level);
     ssx_linear_kernels(k, level > 0);
     ssx_head_kernels32(k, level);
     ssx_head_kernels64(k, level);

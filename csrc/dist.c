@@ -80,9 +80,10 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
             int64_t v0 = (int64_t)sg * SSX_CODE_SEG, v1 = v0 + SSX_CODE_SEG < n8 ? v0 + SSX_CODE_SEG : n8;
             if (m->ndense) {
                 const float *vec[SSX_MAX_DOT];
-                for (int k = 0; k < m->ndense; k++) vec[k] = m->dense[k] + v0;
-                psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec,
-                                              m->ndense, m->segdot + SSX_MAX_DOT * sg);
+                int k0 = m->dense0;
+                for (int k = k0; k < m->ndense; k++) vec[k] = m->dense[k] + v0;
+                psum[sg] = ssx_k->exp_sum_dot(m->logits + v0, v1 - v0, mx, m->e + v0, vec + k0,
+                                              m->ndense - k0, m->segdot + SSX_MAX_DOT * sg + k0);
                 if (classes)
                     ssx_k->class_sums(m->e + v0, m->ccls + v0, (v1 < n ? v1 : n) - v0,
                                       m->segcsum + SSX_MIX_CSUM * sg);
@@ -97,7 +98,7 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
         {
             double sum = 0.0;
             for (int sg = 0; sg < nseg; sg++) sum += psum[sg];
-            for (int k = 0; k < m->ndense; k++) {
+            for (int k = m->dense0; k < m->ndense; k++) {
                 double d = 0.0;
                 for (int sg = 0; sg < nseg; sg++) d += m->segdot[SSX_MAX_DOT * sg + k];
                 m->dots[k] = d;
@@ -133,7 +134,8 @@ static uint64_t model_freqs(ssx_model *m, double *sum_out) {
             ssx_mixer_gather(m->mix, &m->in, m->e, m->sse ? m->sse_tok : -1,
                              m->sse ? m->sse_e : 0.0f, j);
         if (tree) {
-#pragma omp for schedule(static)
+            /* dynamic: a thread that finished its part of gather first takes more */
+#pragma omp for schedule(dynamic, 8)
             for (int32_t b = 0; b < nblk; b++) ssx_tree_sum_blocks(m->tree, m->e, b, b + 1);
         } else {
             double scale = FREQ_SCALE / sum_all;

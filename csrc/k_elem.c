@@ -186,10 +186,16 @@ AVX2 static void adam_avx2(float *p, const float *g, float *m, float *v, int64_t
 
 AVX2 static void adam_idle_avx2(float *p, float *m, float *v, int64_t n, int64_t steps,
                                 const float *ibc, int64_t stride, const float *c) {
+    int64_t idle[64]; /* per vector of the row: the step from which m is +0 */
+    if (n > 8 * 64) {
+        for (int64_t i = 0; i < n; i += 8 * 64)
+            adam_idle_avx2(p + i, m + i, v + i, n - i < 8 * 64 ? n - i : 8 * 64, steps, ibc, stride, c);
+        return;
+    }
     __m256 b1 = _mm256_set1_ps(c[SSX_ADAM_B1]), b2 = _mm256_set1_ps(c[SSX_ADAM_B2]),
            nlr = _mm256_set1_ps(c[SSX_ADAM_NLR]), eps = _mm256_set1_ps(c[SSX_ADAM_EPS]),
            zero = _mm256_setzero_ps();
-    int64_t i = 0;
+    int64_t i = 0, jv = 0; /* the v-only steps [jv, steps) are left to all vectors at once */
     for (; i + 8 <= n; i += 8) {
         __m256 pi = _mm256_loadu_ps(p + i), mi = _mm256_loadu_ps(m + i),
                vi = _mm256_loadu_ps(v + i);
@@ -206,10 +212,34 @@ AVX2 static void adam_idle_avx2(float *p, float *m, float *v, int64_t n, int64_t
                 nlr, _mm256_div_ps(_mm256_mul_ps(mi, _mm256_set1_ps(ibc[j * stride])), den), pi);
             pi = _mm256_blendv_ps(np, pi, z);
         }
-        for (; j < steps; j++) vi = _mm256_fmadd_ps(b2, vi, zero);
         _mm256_storeu_ps(p + i, pi);
         _mm256_storeu_ps(m + i, mi);
         _mm256_storeu_ps(v + i, vi);
+        idle[i / 8] = j;
+        jv = j > jv ? j : jv;
+    }
+    int64_t nv = i / 8;
+    /* v decays alone: each vector to the latest start, then up to eight
+     * independent chains side by side, until every lane is +0 (FTZ: then it
+     * stays +0) */
+    for (int64_t k = 0; k < nv; k++) {
+        __m256 vi = _mm256_loadu_ps(v + 8 * k);
+        for (int64_t j = idle[k]; j < jv; j++) vi = _mm256_fmadd_ps(b2, vi, zero);
+        _mm256_storeu_ps(v + 8 * k, vi);
+    }
+    for (int64_t k0 = 0; k0 < nv; k0 += 8) {
+        int64_t k1 = k0 + 8 < nv ? k0 + 8 : nv;
+        __m256 vk[8];
+        for (int64_t k = k0; k < k1; k++) vk[k - k0] = _mm256_loadu_ps(v + 8 * k);
+        for (int64_t j = jv; j < steps;) {
+            int64_t j1 = j + 64 < steps ? j + 64 : steps;
+            for (; j < j1; j++)
+                for (int64_t k = 0; k < k1 - k0; k++) vk[k] = _mm256_fmadd_ps(b2, vk[k], zero);
+            __m256 any = zero;
+            for (int64_t k = 0; k < k1 - k0; k++) any = _mm256_or_ps(any, vk[k]);
+            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) break;
+        }
+        for (int64_t k = k0; k < k1; k++) _mm256_storeu_ps(v + 8 * k, vk[k - k0]);
     }
     if (i < n) adam_idle_scalar(p + i, m + i, v + i, n - i, steps, ibc, stride, c);
 }

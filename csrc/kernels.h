@@ -18,6 +18,8 @@
  * combined in order, whatever the thread count (codec.c). */
 #define SSX_CODE_SEG 512
 #define SSX_MAX_DOT 4 /* dense feature vectors of the learned mixer */
+struct ssx_follower;
+struct ssx_follow_w;
 
 /* Choose the kernel set once (dispatch.c); every model calls it first. */
 void ssx_dispatch_init(void);
@@ -54,6 +56,10 @@ typedef struct ssx_kernel_set {
     /* x[i] += w[b] where rank[i] >= 0, b = 0 for rank 0, else 1 + floor(log2
      * rank[i]) (rank < 2^24, b < 16): the mixer's recency-cache terms. */
     void (*rank_add)(float *x, const int32_t *rank, int64_t n, const float w[16]);
+    /* x[t] += the term of each follower f[i], i < n, whose token t lies in
+     * [v0, v0 + span) (follow.h: the mixer's n-gram followers). */
+    void (*follow_add)(float *x, const struct ssx_follower *f, uint32_t n, int32_t v0,
+                       uint32_t span, const uint8_t *cls, const struct ssx_follow_w *w);
     /* One Adam step over n parameters with the constants c[SSX_ADAM_*]; g NULL
      * is a zero gradient (the same bits as zeros, without reading them). */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);
@@ -95,6 +101,7 @@ extern const ssx_kernel_set *ssx_k;
 /* Each kernel file fills its entries of a set. */
 void ssx_softmax_kernels(ssx_kernel_set *k, int level);
 void ssx_elem_kernels(ssx_kernel_set *k, int level);
+void ssx_follow_kernels(ssx_kernel_set *k, int level);
 void ssx_linear_kernels(ssx_kernel_set *k, int avx2);
 /* level: 0 scalar, 1 AVX2, 2 AVX-512; the head's, per width */
 void ssx_head_kernels32(ssx_kernel_set *k, int level);

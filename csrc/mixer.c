@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "clones.h"
+#include "follow.h"
 #include "kernels.h"
 #include "mathf.h"
 #include "mixer.h"
@@ -32,7 +33,7 @@
 #define HB (SSX_NGRAM_ORDERS + 1) /* longest contiguous order seen; 0: none */
 #define CB 40       /* confidence of one context: 8 count buckets x 5 diversity */
 #define KB 8        /* count buckets of one follower */
-#define RB 10      /* recency ranks of a follower: 0, 1, 2, 3, 4, 5-6, 7-10, 11-20, 21-50, 51+ */
+#define RB SSX_FOLLOW_RB /* recency ranks of a follower (ssx_rank_bucket) */
 #define LB 6       /* distinct followers of a context: 1, 2, 3-4, 5-8, 9-16, 17+ */
 #define LZB 16      /* LZ confidence buckets */
 #define TC (SSX_TOKEN_CLASSES + 1) /* token classes, and "no token" */
@@ -44,7 +45,7 @@
  * falls in one of the DB (the last, the cache's second half, is gather's
  * largest job) */
 _Static_assert(DB <= 16 && CACHE == 1 << (DB - 1), "the cache's rank buckets");
-#define LOGTAB 4096
+#define LOGTAB SSX_FOLLOW_LOGTAB
 #define CBK 33     /* counts with a tabulated bucket; from 32 on, the last */
 
 /* four double lanes, and four 64-bit integer lanes to select them with */
@@ -58,8 +59,6 @@ _Static_assert(KB == 8 && SSX_TOKEN_CLASSES == 8, "gather's count and class lane
 #define BETA 0.999 /* decay of the mean square gradient */
 #define EPS 1e-4
 
-static int count_bucket(uint64_t n);
-
 typedef struct wt { double w, v, bc; } wt; /* weight, mean square gradient, BETA^t */
 
 /* What prepare chose for fill: the weights of this position as floats and
@@ -69,7 +68,8 @@ typedef struct plan {
     int sparse, nt;
     const ssx_follower *f[NO];
     uint32_t len[NO];
-    float wi[NO], wl[NO], wt[NO], wc[NO][KB], w6[NO][SSX_TOKEN_CLASSES], wr[NO][RB];
+    ssx_follow_w fw[NO]; /* each context's terms (follow.h) */
+    int order[NO + 4];   /* gather's jobs, the longest first (job_order) */
     float lzw;
     const int32_t *win; /* the recent tokens */
     const float *rw;
@@ -117,8 +117,6 @@ struct ssx_mixer {
     int eb, hb, nb, pb, lzb, cb[NO];
     int c1, c12, c1hb, c1eb; /* class contexts */
     int32_t lzpred;
-    float logn[NO];
-    uint32_t cmax[NO];
     plan p;
     /* the sums over the distribution that update needs (gather) */
     struct gsum { double ei, el, et, ec[KB], er[RB], e6[SSX_TOKEN_CLASSES]; } gs[NO];
@@ -172,7 +170,7 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     wfill(&x->distp[0][0], sizeof x->distp / sizeof(wt), 0.0);
     x->logtab[0] = 0.0f;
     for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
-    for (int c = 1; c < CBK; c++) x->cbk[c] = (uint8_t)count_bucket((uint64_t)c);
+    for (int c = 1; c < CBK; c++) x->cbk[c] = (uint8_t)ssx_count_bucket((uint64_t)c);
     return x;
 }
 
@@ -181,29 +179,14 @@ void ssx_mixer_free(ssx_mixer *x) {
     free(x);
 }
 
-static float logc(const ssx_mixer *x, uint32_t c) {
-    return c < LOGTAB ? x->logtab[c] : (float)ssx_log((double)c);
-}
+static float logc(const ssx_mixer *x, uint32_t c) { return ssx_follow_log(x->logtab, c); }
 
 /* count_bucket of a follower's count, from the table (no branches) */
 static int count_bucket_of(const ssx_mixer *x, uint32_t c) { return x->cbk[c < CBK ? c : CBK - 1]; }
 
-static int count_bucket(uint64_t n) {
-    if (n <= 3) return (int)n - 1; /* 1, 2, 3 */
-    if (n <= 5) return 3;
-    if (n <= 8) return 4;
-    if (n <= 15) return 5;
-    if (n <= 31) return 6;
-    return 7;
-}
-
 static int conf_bucket(uint64_t n, uint32_t u) {
     int d = u == 1 ? 0 : u == 2 ? 1 : (uint64_t)u * 4 <= n ? 2 : (uint64_t)u * 3 <= n * 2 ? 3 : 4;
-    return count_bucket(n) * 5 + d;
-}
-
-static int rank_bucket(uint32_t i) {
-    return i < 5 ? (int)i : i < 7 ? 5 : i < 11 ? 6 : i < 21 ? 7 : i < 51 ? 8 : 9;
+    return ssx_count_bucket(n) * 5 + d;
 }
 
 static int len_bucket(uint32_t u) {
@@ -226,6 +209,52 @@ static int novelty_bucket(int32_t unseen, int64_t remaining) {
     double r = -2.0 * ssx_log((double)unseen / (double)remaining) / 0.6931471805599453;
     int b = (int)r;
     return b < 0 ? 0 : b > NB - 2 ? NB - 2 : b;
+}
+
+/* A context's total count, and its largest in *cmax (integers: exact in any
+ * order, so the wide clone may sum in lanes). */
+SSX_WIDE static uint64_t follower_total(const ssx_follower *f, uint32_t len, uint32_t *cmax) {
+    uint64_t n = 0;
+    uint32_t cm = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t c = f[i].cnt;
+        n += c;
+        cm = c > cm ? c : cm;
+    }
+    *cmax = cm;
+    return n;
+}
+
+/* The parts of gather: the tables, the recent tokens, then the cache's rank
+ * buckets [CUT[j + 1], CUT[j]): its last bucket (half of it), the one
+ * before, the rest. */
+static const int CUT[] = {DB, DB - 1, DB - 2, 0};
+#define CACHE_JOBS ((int)(sizeof CUT / sizeof CUT[0]) - 1)
+_Static_assert(CACHE_JOBS <= 3, "plan.order holds the tables, the recent tokens and the cache");
+int ssx_mixer_jobs(const ssx_mixer *x) { return x->p.sparse ? x->p.nt + 1 + CACHE_JOBS : 0; }
+
+/* gather's parts by their work, the longest first, so that threads taking
+ * them in turn finish together (the sums do not depend on who runs which):
+ * a follower costs about four cached entries. */
+static void job_order(ssx_mixer *x) {
+    plan *p = &x->p;
+    int n = ssx_mixer_jobs(x);
+    int64_t cost[NO + 4];
+    for (int j = 0; j < n; j++) {
+        if (j < p->nt) {
+            cost[j] = 4 * (int64_t)p->len[j];
+        } else if (j == p->nt) {
+            cost[j] = p->avail;
+        } else {
+            int part = j - p->nt - 1;
+            int32_t r0 = CUT[part + 1] ? 1 << (CUT[part + 1] - 1) : 0, r1 = 1 << (CUT[part] - 1);
+            if (r1 > x->nmtf) r1 = x->nmtf;
+            cost[j] = x->cache && r1 > r0 ? r1 - r0 : 0;
+        }
+        int i = j;
+        for (; i > 0 && cost[p->order[i - 1]] < cost[j]; i--) p->order[i] = p->order[i - 1];
+        p->order[i] = j;
+    }
 }
 
 void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g) {
@@ -273,25 +302,23 @@ void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g) {
     for (int o = 0; o < p->nt; o++) {
         uint32_t len = p->len[o];
         if (!len) continue;
-        const ssx_follower *f = p->f[o];
-        uint64_t n = 0;
-        uint32_t cm = 0;
-        for (uint32_t i = 0; i < len; i++) {
-            n += f[i].cnt;
-            if (f[i].cnt > cm) cm = f[i].cnt;
-        }
-        x->cmax[o] = cm;
+        uint32_t cm;
+        uint64_t n = follower_total(p->f[o], len, &cm);
+        ssx_follow_w *fw = &p->fw[o];
+        fw->cm = cm;
         int cb = x->cb[o] = conf_bucket(n, len);
-        x->logn[o] = (float)ssx_log((double)n);
-        p->wi[o] = (float)(((x->ind[o][cb].w + x->ind2[o][x->hb].w) + x->ind3[o][x->eb].w) +
-                           x->ind5[o][x->c12].w);
-        p->wl[o] = (float)x->lg[o][cb].w;
-        p->wt[o] = (float)x->top[o][cb].w;
-        for (int k = 0; k < KB; k++) p->wc[o][k] = (float)x->ic[o][k].w;
+        fw->ln = (float)ssx_log((double)n);
+        fw->wi = (float)(((x->ind[o][cb].w + x->ind2[o][x->hb].w) + x->ind3[o][x->eb].w) +
+                         x->ind5[o][x->c12].w);
+        fw->wl = (float)x->lg[o][cb].w;
+        fw->wt = (float)x->top[o][cb].w;
+        for (int k = 0; k < KB; k++) fw->wc[k] = (float)x->ic[o][k].w;
         for (int k = 0; k < SSX_TOKEN_CLASSES; k++)
-            p->w6[o][k] = (float)(x->ind6[o][k].w + x->ind7[o][x->c1][k].w);
+            fw->w6[k] = (float)(x->ind6[o][k].w + x->ind7[o][x->c1][k].w);
         int lb = len_bucket(len);
-        for (int r = 0; r < RB; r++) p->wr[o][r] = (float)x->rr[o][lb][r].w;
+        for (int r = 0; r < RB; r++) fw->wr[r] = (float)x->rr[o][lb][r].w;
+        fw->shape = x->shape;
+        fw->logtab = x->logtab;
     }
     uint32_t conf;
     if (ssx_ngram_lz(g, &x->lzpred, &conf)) {
@@ -301,6 +328,7 @@ void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g) {
     p->avail = ssx_ngram_recent(g, &p->win, &p->rw);
     p->wrec = (float)x->rec[x->hb].w;
     for (int b = 0; b < DB; b++) p->wd[b] = (float)(x->dist[x->eb][b].w + x->distp[x->pb][b].w);
+    job_order(x);
 }
 
 void ssx_mixer_fill(const ssx_mixer *x, const ssx_mix_in *in, float *logits, int32_t v0,
@@ -314,31 +342,8 @@ void ssx_mixer_fill(const ssx_mixer *x, const ssx_mix_in *in, float *logits, int
     uint32_t span = (uint32_t)(v1 - v0);
     /* each token's terms in the same order whatever the range: the tables in
      * order, the LZ prediction, the recent tokens, the cache */
-    for (int o = 0; o < p->nt; o++) {
-        uint32_t len = p->len[o];
-        const ssx_follower *f = p->f[o];
-        float wi = p->wi[o], wl = p->wl[o], wt_ = p->wt[o], ln = x->logn[o];
-        uint32_t cm = x->cmax[o];
-        /* which of eight followers are in the range, as a mask: a thread
-         * skips the others without a mispredicted branch for each */
-        for (uint32_t i0 = 0; i0 < len; i0 += 8) {
-            uint32_t n8 = len - i0 < 8 ? len - i0 : 8, in8 = 0;
-            for (uint32_t j = 0; j < n8; j++)
-                in8 |= (uint32_t)((uint32_t)(f[i0 + j].tok - v0) < span) << j;
-            for (; in8; in8 &= in8 - 1) {
-                uint32_t i = i0 + (uint32_t)__builtin_ctz(in8), c = f[i].cnt;
-                int32_t tok = f[i].tok;
-                float v = wi + wl * (logc(x, c) - ln);
-                v += p->w6[o][in->tcls[tok]];
-                if (x->shape) {
-                    v += p->wc[o][count_bucket_of(x, c)];
-                    if (c == cm) v += wt_;
-                    v += p->wr[o][rank_bucket(i)];
-                }
-                logits[tok] += v;
-            }
-        }
-    }
+    for (int o = 0; o < p->nt; o++)
+        if (p->len[o]) ssx_k->follow_add(logits, p->f[o], p->len[o], v0, span, in->tcls, &p->fw[o]);
     if (x->lzb >= 0 && (uint32_t)(x->lzpred - v0) < span) logits[x->lzpred] += p->lzw;
     for (int a = 0; a < p->avail; a++) {
         int32_t tok = p->win[-1 - a];
@@ -455,19 +460,18 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         const gsum *s = &x->gs[o];
         double fi = 0.0, fl = 0.0, ft = 0.0, fc[KB] = {0}, fr_[RB] = {0};
         int k6 = -1;
-        float ln = x->logn[o];
-        uint32_t cm = x->cmax[o];
-        for (uint32_t i = 0; i < len; i++)
-            if (f[i].tok == y) { /* a context lists each token once */
-                uint32_t c = f[i].cnt;
-                k6 = in->tcls[y];
-                fr_[rank_bucket(i)] = 1.0;
-                fi = 1.0;
-                fl = (double)(logc(x, c) - ln);
-                fc[count_bucket_of(x, c)] = 1.0;
-                ft = c == cm ? 1.0 : 0.0;
-                break;
-            }
+        float ln = p->fw[o].ln;
+        uint32_t cm = p->fw[o].cm;
+        uint32_t i = ssx_followers_find(f, len, y); /* a context lists each token once */
+        if (i < len) {
+            uint32_t c = f[i].cnt;
+            k6 = in->tcls[y];
+            fr_[ssx_rank_bucket(i)] = 1.0;
+            fi = 1.0;
+            fl = (double)(logc(x, c) - ln);
+            fc[count_bucket_of(x, c)] = 1.0;
+            ft = c == cm ? 1.0 : 0.0;
+        }
         int cb = x->cb[o];
         double gi = s->ei * inv - fi;
         step(x, &x->ind[o][cb], gi);
@@ -507,25 +511,20 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     }
 }
 
-/* The jobs of gather: the tables, the recent tokens, then the cache's rank
- * buckets [CUT[j + 1], CUT[j]): its last bucket (half of it), the one
- * before, the rest. */
-static const int CUT[] = {DB, DB - 1, DB - 2, 0};
-#define CACHE_JOBS ((int)(sizeof CUT / sizeof CUT[0]) - 1)
-int ssx_mixer_jobs(const ssx_mixer *x) { return x->p.sparse ? x->p.nt + 1 + CACHE_JOBS : 0; }
 
 SSX_WIDE void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
                                float efix, int job) {
     const plan *p = &x->p;
     const uint8_t *tcls = in->tcls;
+    job = p->order[job];
     if (job < p->nt) { /* a table's followers, in order */
         int o = job;
         uint32_t len = p->len[o];
         const ssx_follower *f = p->f[o];
         double ei = 0.0, el = 0.0, et = 0.0, ec[KB], er_[RB] = {0};
         double e6[SSX_TOKEN_CLASSES];
-        float ln = x->logn[o];
-        uint32_t cm = x->cmax[o];
+        float ln = p->fw[o].ln;
+        uint32_t cm = p->fw[o].cm;
         /* the same sums in the same order, every one in a register: the rank
          * buckets are runs of i, and the count buckets and the classes are
          * eight lanes each, where a follower adds q to its own lane and +0.0
@@ -533,7 +532,7 @@ SSX_WIDE void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *
          * than passing each addition through memory */
         v4d c0 = {0.0, 0.0, 0.0, 0.0}, c1 = c0, k0 = c0, k1 = c0;
         for (uint32_t i0 = 0; i0 < len;) {
-            int rb = rank_bucket(i0);
+            int rb = ssx_rank_bucket(i0);
             uint32_t i1 = rb < 5 ? i0 + 1 : rb == 5 ? 7 : rb == 6 ? 11 : rb == 7 ? 21 : rb == 8 ? 51 : len;
             if (i1 > len) i1 = len;
             double er = 0.0;

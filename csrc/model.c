@@ -322,6 +322,9 @@ void ssx_model_predict(ssx_model *m) {
             in->cls[k] = m->prev[k] < 0 ? SSX_TOKEN_CLASSES : m->ccls[m->prev[k]];
         m->pending = 1; /* ssx_model_prepare, then ssx_model_finish */
         m->ndense = 4; /* ssm (the prior again when absent), prior, unseen_m, unseen_z */
+        /* without SSM logits update reads no dot of the first: not computed */
+        m->dense0 = ssm ? 0 : 1;
+        m->dots[0] = 0.0;
         m->dense[0] = ssm ? ssm : m->prior;
         m->dense[1] = m->prior;
         m->dense[2] = m->unseen_m;

@@ -57,7 +57,7 @@ struct ssx_model {
     const int32_t *ahead; /* encoder: compact ids of those tokens (NULL: decoder) */
     ssx_mix_in in;    /* the mixer's inputs for the current position */
     const float *dense[SSX_MAX_DOT]; /* dense features whose dots the softmax takes */
-    int ndense;
+    int ndense, dense0; /* dense[dense0, ndense) have their dots taken */
     double esum, dots[SSX_MAX_DOT]; /* the current softmax: sum of e, the dots */
     double csum[SSX_MIX_CSUM]; /* and its sums per token class (mixer.h) */
     double *segcsum;           /* the same per segment of the vocabulary */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clones.h"
 #include "mathf.h"
 #include "ngram.h"
 #include "pages.h"
@@ -275,16 +276,28 @@ static uint32_t arena_take(ssx_ngram *g, uint32_t n) {
 
 /* Followers are kept most recent first (a token seen again moves to the
  * front); the published biases do not depend on the order. */
+SSX_WIDE uint32_t ssx_followers_find(const ssx_follower *f, uint32_t len, int32_t tok) {
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* eight compares as one vector where the CPU has it */
+        int hit = 0;
+        for (int j = 0; j < 8; j++) hit |= f[i + j].tok == tok;
+        if (hit) break;
+    }
+    for (; i < len; i++)
+        if (f[i].tok == tok) return i;
+    return len;
+}
+
 static void add_follower(ssx_ngram *g, slot *s, int32_t tok) {
     pair *p = g->arena + s->off;
-    for (uint32_t i = 0; i < s->len; i++)
-        if (p[i].tok == tok) {
-            pair f = p[i];
-            if (f.cnt < UINT32_MAX) f.cnt++;
-            memmove(p + 1, p, sizeof(pair) * i);
-            p[0] = f;
-            return;
-        }
+    uint32_t i = ssx_followers_find(p, s->len, tok);
+    if (i < s->len) {
+        pair f = p[i];
+        if (f.cnt < UINT32_MAX) f.cnt++;
+        memmove(p + 1, p, sizeof(pair) * i);
+        p[0] = f;
+        return;
+    }
     if (s->len == s->cap) { /* move the list to a region twice as large */
         uint32_t off = arena_take(g, s->cap * 2);
         if (off == UINT32_MAX) return;

@@ -27,6 +27,8 @@ uint64_t ssx_ngram_memory_bound(uint64_t mem_limit); /* the most they allocate *
 /* Tables in use. */
 int ssx_ngram_tables(const ssx_ngram *g);
 typedef struct ssx_follower { int32_t tok; uint32_t cnt; } ssx_follower;
+/* The index of tok among a context's len followers, or len if absent. */
+uint32_t ssx_followers_find(const ssx_follower *f, uint32_t len, int32_t tok);
 /* Find the current contexts; predict and update do it when needed. */
 void ssx_ngram_locate(ssx_ngram *g);
 /* Followers seen after the current order-o context, most recent first

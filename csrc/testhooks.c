@@ -1,7 +1,9 @@
 /* testhooks.c - internal entry points for the tests (see testhooks.h). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "follow.h"
 #include "fpenv.h"
 #include "kernels.h"
 #include "mathf.h"
@@ -132,6 +134,22 @@ void ssx_test_rank_add(float *x, const int32_t *rank, int64_t n, const float w[1
     ssx_fpenv env = ssx_fp_enter();
     ssx_dispatch_init();
     ssx_k->rank_add(x, rank, n, w);
+    ssx_fp_leave(env);
+}
+
+uint32_t ssx_test_follow_logtab(void) { return SSX_FOLLOW_LOGTAB; }
+
+void ssx_test_follow_add(float *x, const int32_t *pairs, uint32_t n, int32_t v0, uint32_t span,
+                         const uint8_t *cls, const float *w, uint32_t cm, int shape,
+                         const float *logtab) {
+    ssx_follow_w fw = {.wi = w[0], .wl = w[1], .ln = w[2], .wt = w[3], .cm = cm,
+                       .shape = shape, .logtab = logtab};
+    memcpy(fw.w6, w + 4, sizeof fw.w6);
+    memcpy(fw.wc, w + 12, sizeof fw.wc);
+    memcpy(fw.wr, w + 20, sizeof(float) * SSX_FOLLOW_RB);
+    ssx_fpenv env = ssx_fp_enter();
+    ssx_dispatch_init();
+    ssx_k->follow_add(x, (const ssx_follower *)pairs, n, v0, span, cls, &fw);
     ssx_fp_leave(env);
 }
 

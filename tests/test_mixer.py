@@ -249,3 +249,68 @@ def test_rank_add_kernel_at_every_level():
             assert x.tobytes() == want.tobytes(), level
     finally:
         core.set_simd(was)
+
+
+def test_follow_add_kernel_at_every_level():
+    """The n-gram followers' terms (kernel follow_add, follow.h): for each
+    follower whose token is in [v0, v0 + span), x[t] += v, v built one
+    rounded float step at a time (log count from the table, or computed past
+    it; class, count bucket, most frequent, recency rank), the same bits at
+    every kernel level; tokens in and out of the range, counts on every
+    bucket's edge and past the table, every rank bucket, a tail past the
+    vector width, with and without the shape terms."""
+    from statesmix._core import ffi, lib
+    rng = np.random.default_rng(5)
+    ntab = lib.ssx_test_follow_logtab()
+    logtab = np.log(np.maximum(np.arange(ntab), 1)).astype(np.float32)
+    V, n = 600, 8 * 12 + 5
+    tok = rng.permutation(V)[:n].astype(np.int32)  # a context lists a token once
+    cnt = rng.integers(1, 40, n).astype(np.uint32)
+    cnt[:16] = [1, 2, 3, 4, 5, 6, 8, 9, 15, 16, 31, 32, ntab - 1, 7, 7, 1]
+    cnt[40] = ntab                    # a block with a count past the table ...
+    cnt[n - 2] = 2 ** 32 - 1          # ... and one in the tail
+    cls = rng.integers(0, 8, V).astype(np.uint8)
+    w = rng.normal(0, 1, 30).astype(np.float32)
+    w[2] = abs(w[2]) + 3.0            # ln: the log of the context's total
+    cm = 7
+    pairs = np.empty(2 * n, np.int32)
+    pairs[0::2] = tok
+    pairs[1::2] = cnt.view(np.int32)
+
+    def count_bucket(c):
+        return sum(int(c > t) for t in (1, 2, 3, 5, 8, 15, 31))
+
+    def rank_bucket(i):
+        return min(i, 5) + sum(int(i > t) for t in (6, 10, 20, 50))
+
+    f32 = np.float32
+    x0 = rng.normal(0, 2, V).astype(np.float32)
+    was = core.simd_enabled()
+    try:
+        for shape in (1, 0):
+            for v0, span in ((0, V), (137, 250), (300, 300), (0, 1), (V, 5)):
+                want = x0.copy()
+                for i in range(n):
+                    t, c = int(tok[i]), int(cnt[i])
+                    if not v0 <= t < v0 + span:
+                        continue
+                    lg = logtab[c] if c < ntab else f32(np.log(c))
+                    v = f32(w[0] + f32(w[1] * f32(lg - w[2])))
+                    v = f32(v + w[4 + cls[t]])
+                    if shape:
+                        v = f32(v + w[12 + count_bucket(c)])
+                        if c == cm:
+                            v = f32(v + w[3])
+                        v = f32(v + w[20 + rank_bucket(i)])
+                    want[t] = f32(want[t] + v)
+                assert (want != x0).any() or span < 250  # the check has something to see
+                for level in range(core.simd_available() + 1):
+                    core.set_simd(level)
+                    x = x0.copy()
+                    lib.ssx_test_follow_add(
+                        ffi.from_buffer("float[]", x), ffi.from_buffer("int32_t[]", pairs), n,
+                        v0, span, ffi.from_buffer("uint8_t[]", cls), ffi.from_buffer("float[]", w),
+                        cm, shape, ffi.from_buffer("float[]", logtab))
+                    assert x.tobytes() == want.tobytes(), (level, shape, v0, span)
+    finally:
+        core.set_simd(was)

@@ -223,22 +223,24 @@ def _zero_steps(p, m, v, ibc, deferred):
     return p.tobytes() + m.tobytes() + v.tobytes()
 
 
-def test_deferred_embedding_steps_are_the_plain_steps():
+@pytest.mark.parametrize("n,steps,vmax", [(45, 1200, 1e-6), (8 * 70 + 3, 6000, 1e-36)])
+def test_deferred_embedding_steps_are_the_plain_steps(n, steps, vmax):
     """The idle rows' kernel (the deferred zero-gradient steps of E, with the
-    shortcut once a moment has decayed to +0) gives the bits of the plain Adam
-    kernel run step by step, at every kernel level: moments that underflow
-    within the steps, +0 and -0 moments, -0 parameters, a non-finite v, and a
-    length that leaves a remainder past the vector widths."""
+    shortcut once a moment has decayed to +0, and the second moments decaying
+    side by side to +0) gives the bits of the plain Adam kernel run step by
+    step, at every kernel level: moments that underflow within the steps, +0
+    and -0 moments, -0 parameters, a non-finite v, second moments that reach
+    +0 within the steps, a length that leaves a remainder past the vector
+    widths, and one longer than the kernel's block of 64 vectors."""
     rng = np.random.default_rng(5)
-    n = 45
     p = rng.normal(0, 0.02, n).astype(np.float32)
     m = (rng.normal(0, 1e-3, n) * 10.0 ** rng.integers(-30, 1, n)).astype(np.float32)
-    v = np.abs(rng.normal(0, 1e-6, n)).astype(np.float32) + np.float32(1e-12)
+    v = np.abs(rng.normal(0, vmax, n)).astype(np.float32) + np.float32(vmax * 1e-6)
     m[:4] = [0.0, -0.0, 0.0, -0.0]
     p[2:4] = -0.0
     m[40:] = 0.0  # a whole vector of +0 moments
     v[7] = np.inf
-    k = np.arange(1, 1201, dtype=np.float64)
+    k = np.arange(1, steps + 1, dtype=np.float64)
     ibc = np.stack([1.0 / (1.0 - 0.9 ** k), 1.0 / (1.0 - 0.999 ** k)], 1)
     ibc = ibc.astype(np.float32).ravel()
     was = core.simd_enabled()
@@ -254,6 +256,8 @@ def test_deferred_embedding_steps_are_the_plain_steps():
     after = np.frombuffer(got[0], np.float32)
     assert np.all(after[n:2 * n][4:40] == 0.0)  # the moments did decay to zero
     assert after[:n].tobytes() != p.tobytes()
+    if vmax < 1e-30:  # ... and so did the second moments, all but the infinite one
+        assert np.count_nonzero(after[2 * n:]) == 1
 
 
 def test_adam_bias_factors_settle_within_the_history():
