@@ -512,7 +512,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
 }
 
 
-SSX_WIDE void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
+SSX_WIDER void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
                                float efix, int job) {
     const plan *p = &x->p;
     const uint8_t *tcls = in->tcls;
@@ -525,7 +525,9 @@ SSX_WIDE void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *
         double e6[SSX_TOKEN_CLASSES];
         float ln = p->fw[o].ln;
         uint32_t cm = p->fw[o].cm;
-        /* the same sums in the same order, every one in a register: the rank
+        /* the same sums in the same order, every one in a register (the
+         * AVX-512 clone has the registers for that; the AVX2 one spills the
+         * lanes, which then wait on memory: 1.38x its samples at 3 MB): the rank
          * buckets are runs of i, and the count buckets and the classes are
          * eight lanes each, where a follower adds q to its own lane and +0.0
          * to the others (exact: the sums start at +0.0 and q >= 0) rather
