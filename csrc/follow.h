@@ -28,7 +28,7 @@ static inline int ssx_rank_bucket(uint32_t i) {
  * v += wc[ssx_count_bucket(c)]; v += wt if c == cm; v += wr[ssx_rank_bucket(i)]. */
 typedef struct ssx_follow_w {
     float wi, wl, ln, wt;
-    float w6[8], wc[8], wr[16];
+    float w6[8], wc[8], wr[SSX_FOLLOW_RB];
     uint32_t cm;
     int shape;
     const float *logtab; /* (float) log c for c < SSX_FOLLOW_LOGTAB */

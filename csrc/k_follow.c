@@ -50,7 +50,7 @@ AVX2 static void follow_add_avx2(float *x, const ssx_follower *f, uint32_t n, in
     const __m256 wi = _mm256_set1_ps(w->wi), wl = _mm256_set1_ps(w->wl),
                  ln = _mm256_set1_ps(w->ln), wt = _mm256_set1_ps(w->wt),
                  w6 = _mm256_loadu_ps(w->w6), wc = _mm256_loadu_ps(w->wc),
-                 wr9 = _mm256_set1_ps(w->wr[9]);
+                 wr9 = _mm256_set1_ps(w->wr[SSX_FOLLOW_RB - 1]);
     static const int32_t cth[7] = {1, 2, 3, 5, 8, 15, 31}, rth[9] = {0, 1, 2, 3, 4, 6, 10, 20, 50};
     uint32_t i0 = 0;
     for (; i0 + 8 <= n; i0 += 8) {

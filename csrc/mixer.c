@@ -171,6 +171,10 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     x->logtab[0] = 0.0f;
     for (int c = 1; c < LOGTAB; c++) x->logtab[c] = (float)ssx_log((double)c);
     for (int c = 1; c < CBK; c++) x->cbk[c] = (uint8_t)ssx_count_bucket((uint64_t)c);
+    for (int o = 0; o < NO; o++) { /* what prepare leaves alone */
+        x->p.fw[o].shape = x->shape;
+        x->p.fw[o].logtab = x->logtab;
+    }
     return x;
 }
 
@@ -317,8 +321,6 @@ void ssx_mixer_prepare(ssx_mixer *x, const ssx_mix_in *in, ssx_ngram *g) {
             fw->w6[k] = (float)(x->ind6[o][k].w + x->ind7[o][x->c1][k].w);
         int lb = len_bucket(len);
         for (int r = 0; r < RB; r++) fw->wr[r] = (float)x->rr[o][lb][r].w;
-        fw->shape = x->shape;
-        fw->logtab = x->logtab;
     }
     uint32_t conf;
     if (ssx_ngram_lz(g, &x->lzpred, &conf)) {
@@ -510,7 +512,6 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
             }
     }
 }
-
 
 SSX_WIDER void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
                                float efix, int job) {

@@ -274,8 +274,6 @@ static uint32_t arena_take(ssx_ngram *g, uint32_t n) {
     return off;
 }
 
-/* Followers are kept most recent first (a token seen again moves to the
- * front); the published biases do not depend on the order. */
 SSX_WIDE uint32_t ssx_followers_find(const ssx_follower *f, uint32_t len, int32_t tok) {
     uint32_t i = 0;
     for (; i + 8 <= len; i += 8) { /* eight compares as one vector where the CPU has it */
@@ -288,6 +286,8 @@ SSX_WIDE uint32_t ssx_followers_find(const ssx_follower *f, uint32_t len, int32_
     return len;
 }
 
+/* Followers are kept most recent first (a token seen again moves to the
+ * front); the published biases do not depend on the order. */
 static void add_follower(ssx_ngram *g, slot *s, int32_t tok) {
     pair *p = g->arena + s->off;
     uint32_t i = ssx_followers_find(p, s->len, tok);

@@ -146,7 +146,7 @@ void ssx_test_follow_add(float *x, const int32_t *pairs, uint32_t n, int32_t v0,
                        .shape = shape, .logtab = logtab};
     memcpy(fw.w6, w + 4, sizeof fw.w6);
     memcpy(fw.wc, w + 12, sizeof fw.wc);
-    memcpy(fw.wr, w + 20, sizeof(float) * SSX_FOLLOW_RB);
+    memcpy(fw.wr, w + 20, sizeof fw.wr);
     ssx_fpenv env = ssx_fp_enter();
     ssx_dispatch_init();
     ssx_k->follow_add(x, (const ssx_follower *)pairs, n, v0, span, cls, &fw);

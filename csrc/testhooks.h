@@ -36,7 +36,7 @@ void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t s
 void ssx_test_rank_add(float *x, const int32_t *rank, int64_t n, const float w[16]);
 /* The follow_add kernel (kernels.h, follow.h) of the current level: pairs
  * holds n (token, count) pairs; w: wi, wl, ln, wt, then w6[8], wc[8],
- * wr[10]; logtab: SSX_FOLLOW_LOGTAB floats. */
+ * wr[SSX_FOLLOW_RB]; logtab: SSX_FOLLOW_LOGTAB floats. */
 uint32_t ssx_test_follow_logtab(void); /* SSX_FOLLOW_LOGTAB */
 void ssx_test_follow_add(float *x, const int32_t *pairs, uint32_t n, int32_t v0, uint32_t span,
                          const uint8_t *cls, const float *w, uint32_t cm, int shape,
