@@ -9,6 +9,7 @@
 
 #define SSX_FOLLOW_LOGTAB 4096 /* counts whose log is tabulated */
 #define SSX_FOLLOW_RB 10       /* recency rank buckets */
+#define SSX_FOLLOW_CBK 33      /* counts with a tabulated count bucket; from 32 on, the last */
 
 /* The count bucket of a follower (or of a context's total): 1, 2, 3, 4-5,
  * 6-8, 9-15, 16-31, 32+ give 0..7 (and 0 gives 0). */
@@ -32,7 +33,15 @@ typedef struct ssx_follow_w {
     uint32_t cm;
     int shape;
     const float *logtab; /* (float) log c for c < SSX_FOLLOW_LOGTAB */
+    const uint8_t *cbk;  /* ssx_count_bucket(c) for c < SSX_FOLLOW_CBK (follow_sums) */
 } ssx_follow_w;
+
+/* A context's sums over a distribution e (the mixer's update needs them),
+ * each a double sum in follower order: of e (ei), of e (log c - ln) (el),
+ * of e where c == cm (et), and by count bucket, rank bucket and class. */
+typedef struct ssx_follow_sums {
+    double ei, el, et, ec[8], er[SSX_FOLLOW_RB], e6[8];
+} ssx_follow_sums;
 
 static inline float ssx_follow_log(const float *logtab, uint32_t c) {
     return c < SSX_FOLLOW_LOGTAB ? logtab[c] : (float)ssx_log((double)c);

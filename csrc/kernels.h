@@ -20,6 +20,7 @@
 #define SSX_MAX_DOT 4 /* dense feature vectors of the learned mixer */
 struct ssx_follower;
 struct ssx_follow_w;
+struct ssx_follow_sums;
 
 /* Choose the kernel set once (dispatch.c); every model calls it first. */
 void ssx_dispatch_init(void);
@@ -60,6 +61,11 @@ typedef struct ssx_kernel_set {
      * [v0, v0 + span) (follow.h: the mixer's n-gram followers). */
     void (*follow_add)(float *x, const struct ssx_follower *f, uint32_t n, int32_t v0,
                        uint32_t span, const uint8_t *cls, const struct ssx_follow_w *w);
+    /* *s = the sums of follow.h over followers f[0, len) of e, read with efix
+     * in place of e[fix] (fix < 0: none); w gives ln, cm and the tables. */
+    void (*follow_sums)(struct ssx_follow_sums *s, const struct ssx_follower *f, uint32_t len,
+                        const float *e, int32_t fix, float efix, const uint8_t *cls,
+                        const struct ssx_follow_w *w);
     /* One Adam step over n parameters with the constants c[SSX_ADAM_*]; g NULL
      * is a zero gradient (the same bits as zeros, without reading them). */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, const float *c);

@@ -46,13 +46,9 @@
  * largest job) */
 _Static_assert(DB <= 16 && CACHE == 1 << (DB - 1), "the cache's rank buckets");
 #define LOGTAB SSX_FOLLOW_LOGTAB
-#define CBK 33     /* counts with a tabulated bucket; from 32 on, the last */
+#define CBK SSX_FOLLOW_CBK /* counts with a tabulated bucket; from 32 on, the last */
 
-/* four double lanes, and four 64-bit integer lanes to select them with */
-typedef double v4d __attribute__((vector_size(32)));
-typedef int64_t v4i __attribute__((vector_size(32)));
-static const v4i ZERO4 = {0, 0, 0, 0}, LANE0 = {0, 1, 2, 3}, LANE4 = {4, 5, 6, 7};
-_Static_assert(KB == 8 && SSX_TOKEN_CLASSES == 8, "gather's count and class lanes");
+_Static_assert(KB == 8 && SSX_TOKEN_CLASSES == 8, "follow_sums's count and class lanes");
 
 #define LR 0.01   /* step of a weight, before RMS normalisation ... */
 #define LR_HALF 30000.0 /* ... times sqrt(LR_HALF / (LR_HALF + tokens seen)) */
@@ -119,10 +115,9 @@ struct ssx_mixer {
     int32_t lzpred;
     plan p;
     /* the sums over the distribution that update needs (gather) */
-    struct gsum { double ei, el, et, ec[KB], er[RB], e6[SSX_TOKEN_CLASSES]; } gs[NO];
+    ssx_follow_sums gs[NO];
     double erec, ed[DB];
 };
-typedef struct gsum gsum;
 
 /* Set n weights (a whole array of wt) to v. */
 static void wfill(wt *w, size_t n, double v) {
@@ -174,6 +169,7 @@ ssx_mixer *ssx_mixer_new(int32_t components) {
     for (int o = 0; o < NO; o++) { /* what prepare leaves alone */
         x->p.fw[o].shape = x->shape;
         x->p.fw[o].logtab = x->logtab;
+        x->p.fw[o].cbk = x->cbk;
     }
     return x;
 }
@@ -459,7 +455,7 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
         uint32_t len = p->len[o];
         const ssx_follower *f = p->f[o];
         if (!len) continue;
-        const gsum *s = &x->gs[o];
+        const ssx_follow_sums *s = &x->gs[o];
         double fi = 0.0, fl = 0.0, ft = 0.0, fc[KB] = {0}, fr_[RB] = {0};
         int k6 = -1;
         float ln = p->fw[o].ln;
@@ -513,61 +509,12 @@ void ssx_mixer_update(ssx_mixer *x, int32_t y, const float *e, double sum, const
     }
 }
 
-SSX_WIDER void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
-                               float efix, int job) {
+void ssx_mixer_gather(ssx_mixer *x, const ssx_mix_in *in, const float *e, int32_t fix,
+                      float efix, int job) {
     const plan *p = &x->p;
-    const uint8_t *tcls = in->tcls;
     job = p->order[job];
     if (job < p->nt) { /* a table's followers, in order */
-        int o = job;
-        uint32_t len = p->len[o];
-        const ssx_follower *f = p->f[o];
-        double ei = 0.0, el = 0.0, et = 0.0, ec[KB], er_[RB] = {0};
-        double e6[SSX_TOKEN_CLASSES];
-        float ln = p->fw[o].ln;
-        uint32_t cm = p->fw[o].cm;
-        /* the same sums in the same order, every one in a register (the
-         * AVX-512 clone has the registers for that; the AVX2 one spills the
-         * lanes, which then wait on memory: 1.38x its samples at 3 MB): the rank
-         * buckets are runs of i, and the count buckets and the classes are
-         * eight lanes each, where a follower adds q to its own lane and +0.0
-         * to the others (exact: the sums start at +0.0 and q >= 0) rather
-         * than passing each addition through memory */
-        v4d c0 = {0.0, 0.0, 0.0, 0.0}, c1 = c0, k0 = c0, k1 = c0;
-        for (uint32_t i0 = 0; i0 < len;) {
-            int rb = ssx_rank_bucket(i0);
-            uint32_t i1 = rb < 5 ? i0 + 1 : rb == 5 ? 7 : rb == 6 ? 11 : rb == 7 ? 21 : rb == 8 ? 51 : len;
-            if (i1 > len) i1 = len;
-            double er = 0.0;
-            for (uint32_t i = i0; i < i1; i++) {
-                uint32_t c = f[i].cnt;
-                int32_t tok = f[i].tok;
-                double l = (double)(logc(x, c) - ln), q = (double)(tok == fix ? efix : e[tok]);
-                ei += q;
-                v4d qv = {q, q, q, q};
-                v4i qb = (v4i)qv, kc = ZERO4 + tcls[tok], kb = ZERO4 + count_bucket_of(x, c);
-                k0 += (v4d)(qb & (LANE0 == kc));
-                k1 += (v4d)(qb & (LANE4 == kc));
-                el += q * l;
-                c0 += (v4d)(qb & (LANE0 == kb));
-                c1 += (v4d)(qb & (LANE4 == kb));
-                er += q;
-                if (c == cm) et += q;
-            }
-            er_[rb] = er;
-            i0 = i1;
-        }
-        memcpy(ec, &c0, sizeof c0);
-        memcpy(ec + 4, &c1, sizeof c1);
-        memcpy(e6, &k0, sizeof k0);
-        memcpy(e6 + 4, &k1, sizeof k1);
-        gsum *s = &x->gs[o];
-        s->ei = ei;
-        s->el = el;
-        s->et = et;
-        memcpy(s->ec, ec, sizeof ec);
-        memcpy(s->er, er_, sizeof er_);
-        memcpy(s->e6, e6, sizeof e6);
+        ssx_k->follow_sums(&x->gs[job], p->f[job], p->len[job], e, fix, efix, in->tcls, &p->fw[job]);
     } else if (job == p->nt) { /* the recent tokens */
         double er = 0.0;
         for (int a = 0; a < p->avail; a++) {

@@ -153,6 +153,23 @@ void ssx_test_follow_add(float *x, const int32_t *pairs, uint32_t n, int32_t v0,
     ssx_fp_leave(env);
 }
 
+void ssx_test_follow_sums(double *out, const int32_t *pairs, uint32_t n, const float *e,
+                          int32_t fix, float efix, const uint8_t *cls, float ln, uint32_t cm,
+                          const float *logtab) {
+    uint8_t cbk[SSX_FOLLOW_CBK];
+    for (int c = 0; c < SSX_FOLLOW_CBK; c++) cbk[c] = (uint8_t)ssx_count_bucket((uint64_t)c);
+    ssx_follow_w fw = {.ln = ln, .cm = cm, .logtab = logtab, .cbk = cbk};
+    ssx_follow_sums s;
+    ssx_fpenv env = ssx_fp_enter();
+    ssx_dispatch_init();
+    ssx_k->follow_sums(&s, (const ssx_follower *)pairs, n, e, fix, efix, cls, &fw);
+    ssx_fp_leave(env);
+    out[0] = s.ei, out[1] = s.el, out[2] = s.et;
+    memcpy(out + 3, s.ec, sizeof s.ec);
+    memcpy(out + 11, s.er, sizeof s.er);
+    memcpy(out + 11 + SSX_FOLLOW_RB, s.e6, sizeof s.e6);
+}
+
 void ssx_test_adam_zero_steps(float *p, float *m, float *v, int64_t n, int64_t steps,
                               const float *ibc, int deferred) {
     ssx_fpenv env = ssx_fp_enter();

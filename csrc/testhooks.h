@@ -41,6 +41,13 @@ uint32_t ssx_test_follow_logtab(void); /* SSX_FOLLOW_LOGTAB */
 void ssx_test_follow_add(float *x, const int32_t *pairs, uint32_t n, int32_t v0, uint32_t span,
                          const uint8_t *cls, const float *w, uint32_t cm, int shape,
                          const float *logtab);
+/* The follow_sums kernel (kernels.h, follow.h) of the current level over n
+ * (token, count) pairs of e, with efix for e[fix]; ln, cm and logtab as
+ * above, the count buckets from ssx_count_bucket.  out: ei, el, et, ec[8],
+ * er[SSX_FOLLOW_RB], e6[8]. */
+void ssx_test_follow_sums(double *out, const int32_t *pairs, uint32_t n, const float *e,
+                          int32_t fix, float efix, const uint8_t *cls, float ln, uint32_t cm,
+                          const float *logtab);
 /* 0: the encoder computes the SSM one position at a time, as the decoder
  * must; 1 (the default): it runs the chunk's known positions at once.  The
  * output bits are the same (tests). */

@@ -251,6 +251,68 @@ def test_rank_add_kernel_at_every_level():
         core.set_simd(was)
 
 
+def test_follow_sums_kernel_at_every_level():
+    """The sums over a context's followers that the mixer's update needs
+    (kernel follow_sums, follow.h): each a double sum in follower order, the
+    same bits at every kernel level as a sequential float64 reference; e
+    spread over many binades (so that the order of the additions shows),
+    the fixed entry in and out of the list, counts on every bucket's edge
+    and past the log table, every rank bucket and the runs between them."""
+    from statesmix._core import ffi, lib
+    rng = np.random.default_rng(11)
+    ntab = lib.ssx_test_follow_logtab()
+    logtab = np.log(np.maximum(np.arange(ntab), 1)).astype(np.float32)
+    V = 700
+
+    def count_bucket(c):
+        return sum(int(c > t) for t in (1, 2, 3, 5, 8, 15, 31))
+
+    def rank_bucket(i):
+        return min(i, 5) + sum(int(i > t) for t in (6, 10, 20, 50))
+
+    f32 = np.float32
+    was = core.simd_enabled()
+    try:
+        for n in (0, 1, 6, 51, 8 * 17 + 3):
+            tok = rng.permutation(V)[:n].astype(np.int32)
+            cnt = rng.integers(1, 40, n).astype(np.uint32)
+            edge = [1, 2, 3, 4, 5, 6, 8, 9, 15, 16, 31, 32, 33, ntab - 1, ntab, 2 ** 32 - 1, 7, 7]
+            cnt[:min(n, len(edge))] = edge[:n]
+            cls = rng.integers(0, 8, V).astype(np.uint8)
+            e = np.exp(rng.normal(0, 12, V)).astype(np.float32)
+            ln, cm = f32(5.25), 7
+            pairs = np.empty(2 * n, np.int32)
+            pairs[0::2] = tok
+            pairs[1::2] = cnt.view(np.int32)
+            for fix in ((int(tok[n // 2]) if n else -1), V - 1 if V - 1 not in tok else -1, -1):
+                efix = f32(0.375)
+                ei = el = et = 0.0
+                ec, er, e6 = [0.0] * 8, [0.0] * 10, [0.0] * 8
+                for i in range(n):
+                    t, c = int(tok[i]), int(cnt[i])
+                    lg = logtab[c] if c < ntab else f32(np.log(c))
+                    l, q = float(f32(lg - ln)), float(efix if t == fix else e[t])
+                    ei += q
+                    el += q * l
+                    e6[cls[t]] += q
+                    ec[count_bucket(c)] += q
+                    er[rank_bucket(i)] += q
+                    if c == cm:
+                        et += q
+                want = np.array([ei, el, et] + ec + er + e6)
+                for level in range(core.simd_available() + 1):
+                    core.set_simd(level)
+                    out = np.full(len(want), np.nan)
+                    lib.ssx_test_follow_sums(
+                        ffi.from_buffer("double[]", out), ffi.from_buffer("int32_t[]", pairs), n,
+                        ffi.from_buffer("float[]", e), fix, float(efix),
+                        ffi.from_buffer("uint8_t[]", cls), float(ln), cm,
+                        ffi.from_buffer("float[]", logtab))
+                    assert out.tobytes() == want.tobytes(), (level, n, fix)
+    finally:
+        core.set_simd(was)
+
+
 def test_follow_add_kernel_at_every_level():
     """The n-gram followers' terms (kernel follow_add, follow.h): for each
     follower whose token is in [v0, v0 + span), x[t] += v, v built one
