@@ -179,75 +179,74 @@ static inline int cbucket(const ssx_follow_w *w, uint32_t c) {
     return w->cbk[c < SSX_FOLLOW_CBK ? c : SSX_FOLLOW_CBK - 1];
 }
 
-/* The per-follower values: q = e of the token, l = log c - ln. */
-#define SUMS_READ(i)                                                                        \
-    uint32_t c = f[i].cnt;                                                                  \
-    int32_t tok = f[i].tok;                                                                 \
-    double l = (double)(ssx_follow_log(w->logtab, c) - w->ln),                              \
-           q = (double)(tok == fix ? efix : e[tok])
+/* The loop the three versions share: every scalar sum in follower order,
+ * the rank buckets as runs of i; LANES(tok, c, q) adds q to the class and
+ * count-bucket sums the version's way. */
+#define SUMS_LOOP(LANES)                                                                   \
+    double ei = 0.0, el = 0.0, et = 0.0, er_[SSX_FOLLOW_RB] = {0};                         \
+    for (uint32_t i0 = 0; i0 < len;) {                                                     \
+        int rb = ssx_rank_bucket(i0);                                                      \
+        uint32_t i1 = rank_run_end(i0, rb, len);                                           \
+        double er = 0.0;                                                                   \
+        for (uint32_t i = i0; i < i1; i++) {                                               \
+            uint32_t c = f[i].cnt;                                                         \
+            int32_t tok = f[i].tok;                                                        \
+            double l = (double)(ssx_follow_log(w->logtab, c) - w->ln),                     \
+                   q = (double)(tok == fix ? efix : e[tok]);                               \
+            ei += q;                                                                       \
+            el += q * l;                                                                   \
+            LANES(tok, c, q);                                                              \
+            er += q;                                                                       \
+            if (c == w->cm) et += q;                                                       \
+        }                                                                                  \
+        er_[rb] = er;                                                                      \
+        i0 = i1;                                                                           \
+    }                                                                                      \
+    s->ei = ei, s->el = el, s->et = et;                                                    \
+    memcpy(s->er, er_, sizeof er_)
+
+#define LANES_SCALAR(tok, c, q) (e6[cls[tok]] += (q), ec[cbucket(w, c)] += (q))
 
 static void sums_scalar(ssx_follow_sums *s, const ssx_follower *f, uint32_t len, const float *e,
                         int32_t fix, float efix, const uint8_t *cls, const ssx_follow_w *w) {
-    double ei = 0.0, el = 0.0, et = 0.0, ec[8] = {0}, e6[8] = {0}, er_[SSX_FOLLOW_RB] = {0};
-    for (uint32_t i0 = 0; i0 < len;) {
-        int rb = ssx_rank_bucket(i0);
-        uint32_t i1 = rank_run_end(i0, rb, len);
-        double er = 0.0;
-        for (uint32_t i = i0; i < i1; i++) {
-            SUMS_READ(i);
-            ei += q;
-            e6[cls[tok]] += q;
-            el += q * l;
-            ec[cbucket(w, c)] += q;
-            er += q;
-            if (c == w->cm) et += q;
-        }
-        er_[rb] = er;
-        i0 = i1;
-    }
-    s->ei = ei, s->el = el, s->et = et;
+    double ec[8] = {0}, e6[8] = {0};
+    SUMS_LOOP(LANES_SCALAR);
     memcpy(s->ec, ec, sizeof ec);
     memcpy(s->e6, e6, sizeof e6);
-    memcpy(s->er, er_, sizeof er_);
 }
 
 /* four double lanes, and four 64-bit integer lanes to select them with */
 typedef double v4d __attribute__((vector_size(32)));
 typedef int64_t v4i __attribute__((vector_size(32)));
 
+#define LANES_AVX2(tok, c, q)                                                              \
+    do {                                                                                   \
+        v4d qv = {q, q, q, q};                                                             \
+        v4i qb = (v4i)qv, kc = zero + cls[tok], kb = zero + cbucket(w, c);                 \
+        k0 += (v4d)(qb & (lane0 == kc));                                                   \
+        k1 += (v4d)(qb & (lane4 == kc));                                                   \
+        c0 += (v4d)(qb & (lane0 == kb));                                                   \
+        c1 += (v4d)(qb & (lane4 == kb));                                                   \
+    } while (0)
+
 /* The eight class and eight count sums in four vectors of four lanes. */
 AVX2 static void sums_avx2(ssx_follow_sums *s, const ssx_follower *f, uint32_t len, const float *e,
                            int32_t fix, float efix, const uint8_t *cls, const ssx_follow_w *w) {
     const v4i zero = {0, 0, 0, 0}, lane0 = {0, 1, 2, 3}, lane4 = {4, 5, 6, 7};
-    double ei = 0.0, el = 0.0, et = 0.0, er_[SSX_FOLLOW_RB] = {0};
     v4d c0 = {0.0, 0.0, 0.0, 0.0}, c1 = c0, k0 = c0, k1 = c0;
-    for (uint32_t i0 = 0; i0 < len;) {
-        int rb = ssx_rank_bucket(i0);
-        uint32_t i1 = rank_run_end(i0, rb, len);
-        double er = 0.0;
-        for (uint32_t i = i0; i < i1; i++) {
-            SUMS_READ(i);
-            ei += q;
-            v4d qv = {q, q, q, q};
-            v4i qb = (v4i)qv, kc = zero + cls[tok], kb = zero + cbucket(w, c);
-            k0 += (v4d)(qb & (lane0 == kc));
-            k1 += (v4d)(qb & (lane4 == kc));
-            el += q * l;
-            c0 += (v4d)(qb & (lane0 == kb));
-            c1 += (v4d)(qb & (lane4 == kb));
-            er += q;
-            if (c == w->cm) et += q;
-        }
-        er_[rb] = er;
-        i0 = i1;
-    }
-    s->ei = ei, s->el = el, s->et = et;
+    SUMS_LOOP(LANES_AVX2);
     memcpy(s->ec, &c0, sizeof c0);
     memcpy(s->ec + 4, &c1, sizeof c1);
     memcpy(s->e6, &k0, sizeof k0);
     memcpy(s->e6 + 4, &k1, sizeof k1);
-    memcpy(s->er, er_, sizeof er_);
 }
+
+#define LANES_AVX512(tok, c, q)                                                            \
+    do {                                                                                   \
+        __m512d qz = _mm512_set1_pd(q);                                                    \
+        kk = _mm512_mask_add_pd(kk, (__mmask8)(1u << cls[tok]), kk, qz);                   \
+        kc = _mm512_mask_add_pd(kc, (__mmask8)(1u << cbucket(w, c)), kc, qz);              \
+    } while (0)
 
 /* The class and count sums in one register of eight lanes each, a
  * follower's q added to its lane under a mask (the other lanes keep their
@@ -255,29 +254,10 @@ AVX2 static void sums_avx2(ssx_follow_sums *s, const ssx_follower *f, uint32_t l
 AVX512 static void sums_avx512(ssx_follow_sums *s, const ssx_follower *f, uint32_t len,
                                const float *e, int32_t fix, float efix, const uint8_t *cls,
                                const ssx_follow_w *w) {
-    double ei = 0.0, el = 0.0, et = 0.0, er_[SSX_FOLLOW_RB] = {0};
     __m512d kc = _mm512_setzero_pd(), kk = kc;
-    for (uint32_t i0 = 0; i0 < len;) {
-        int rb = ssx_rank_bucket(i0);
-        uint32_t i1 = rank_run_end(i0, rb, len);
-        double er = 0.0;
-        for (uint32_t i = i0; i < i1; i++) {
-            SUMS_READ(i);
-            ei += q;
-            __m512d qz = _mm512_set1_pd(q);
-            kk = _mm512_mask_add_pd(kk, (__mmask8)(1u << cls[tok]), kk, qz);
-            el += q * l;
-            kc = _mm512_mask_add_pd(kc, (__mmask8)(1u << cbucket(w, c)), kc, qz);
-            er += q;
-            if (c == w->cm) et += q;
-        }
-        er_[rb] = er;
-        i0 = i1;
-    }
-    s->ei = ei, s->el = el, s->et = et;
+    SUMS_LOOP(LANES_AVX512);
     _mm512_storeu_pd(s->ec, kc);
     _mm512_storeu_pd(s->e6, kk);
-    memcpy(s->er, er_, sizeof er_);
 }
 
 void ssx_follow_kernels(ssx_kernel_set *k, int level) {
