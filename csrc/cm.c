@@ -29,6 +29,16 @@
  * each decision is one more input, and a fourth mixer's weights are chosen
  * by the decision with that input's size and sign.
  *
+ * The fourth version (SSX_CM_V4) lets a match survive a changed byte, as
+ * in a copy whose numbers or indices differ here and there: a match that
+ * mispredicts keeps its place (the next byte of the copy) at half its length,
+ * if it was 2 * RECMIN bytes long (RECMIN once it has survived a miss), and
+ * its bits are predicted by their own counters
+ * for the first bytes after the miss; a context of the byte it expects with
+ * the difference at its last miss predicts shifted values.  Measured on a
+ * byte-only harness: 8 MB of the stdlib tar (compiled modules, each three
+ * times with small differences) 3.6 % smaller, text within 0.1 %.
+ *
  * Their log odds (stretch), the token model's and a bias go into three linear
  * mixers whose weight sets are chosen by small contexts (the decision with
  * the token model's confidence and the match, the partial byte, the
@@ -49,8 +59,10 @@
 
 #define NCTX1 15          /* contexts of the first version */
 #define NCTX2 20          /* ... of the second (SSX_CM_V2) */
-#define NCTX_MAX 23       /* ... and of the third (SSX_CM_V3) */
+#define NCTX3 23          /* ... of the third (SSX_CM_V3) */
+#define NCTX_MAX 24       /* ... and of the fourth (SSX_CM_V4) */
 #define TOK_CTX NCTX2     /* version 3: the contexts of the last 1, 2 and 3 tokens */
+#define DELTA_CTX NCTX3   /* version 4: the match's byte with its last difference */
 #define O1 0              /* the order-1 context: indexed directly, 2^16 slots */
 #define DEPTH_CTX 8       /* the context that takes the position in the token */
 #define IN_TOK 0          /* the token model's log odds */
@@ -63,6 +75,8 @@
 #define LIMIT 255         /* counts stop here: the rate stays at about 1/LIMIT */
 #define MINLEN 6          /* bytes a match must have before it predicts */
 #define LONGLEN 24        /* ... and a long match (version 2) */
+#define RECMIN 8          /* version 4: a match this long survives a miss (twice this the first) */
+#define RECENT 8          /* ... with its own counters for this many bytes after it */
 #define MLB 32            /* match length buckets */
 #define NSTATE 256
 #define SCAP 30           /* a bit history counts up to SCAP of each bit */
@@ -94,14 +108,18 @@ typedef struct {
     int minlen;
     int64_t ptr;         /* the predicted byte is buf[ptr] ... */
     int len;             /* ... after a match of len bytes (0: none) */
-    ssx_counter c[MLB * 2];
+    ssx_counter c[MLB * 2 + RECENT * 4 * 2]; /* by length; version 4 adds: by bytes since a miss */
     int ci;              /* the counter in use, -1 none */
+    int recov;           /* version 4: the match has survived a miss ... */
+    int since;           /* ... this many bytes ago */
+    uint8_t delta;       /* the byte seen minus the byte expected at the last miss */
 } ssx_match;
 
 struct ssx_cm {
     int bits;
     int v2;              /* SSX_CM_V2: the second version's contexts and mixing */
     int v3;              /* SSX_CM_V3: the third's token contexts */
+    int v4;              /* SSX_CM_V4: matches that survive a miss */
     int nctx, nin;
     int issm;            /* the SSM's input (0: none) */
     uint32_t tok[3];     /* version 3: hashes of the last 1, 2 and 3 tokens ... */
@@ -202,19 +220,20 @@ static int match_init(ssx_match *m, int minlen, uint32_t mtmask) {
     m->mt = (int32_t *)calloc((size_t)mtmask + 1, sizeof(int32_t));
     if (!m->mt) return 0;
     ssx_pages_huge(m->mt, sizeof(int32_t) * ((size_t)mtmask + 1));
-    for (int i = 0; i < MLB * 2; i++) m->c[i] = i & 1 ? 0xC0000000u : 0x40000000u;
+    for (int i = 0; i < (int)(sizeof m->c / sizeof m->c[0]); i++) m->c[i] = i & 1 ? 0xC0000000u : 0x40000000u;
     m->ci = -1;
     return 1;
 }
 
 ssx_cm *ssx_cm_new(int bits, int version, int ssm) {
-    if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS || version < 1 || version > 3) return NULL;
+    if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS || version < 1 || version > 4) return NULL;
     ssx_cm *x = (ssx_cm *)calloc(1, sizeof *x);
     if (!x) return NULL;
     x->bits = bits;
     x->v2 = version >= 2;
     x->v3 = version >= 3;
-    x->nctx = x->v3 ? NCTX_MAX : x->v2 ? NCTX2 : NCTX1;
+    x->v4 = version >= 4;
+    x->nctx = x->v4 ? NCTX_MAX : x->v3 ? NCTX3 : x->v2 ? NCTX2 : NCTX1;
     x->nin = IN_CTX + 2 * x->nctx;
     if (ssm) x->issm = x->nin++;
     int hb = bits - 1; /* the tables are sized at about 4 slots per byte of input */
@@ -287,7 +306,8 @@ uint64_t ssx_cm_memory(int bits, int version) {
                  sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
     if (v2)
         n += sizeof(uint16_t) * 65536 + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
-             sizeof(uint32_t) * ((version >= 3 ? NCTX_MAX : NCTX2) - NCTX1) * ((uint64_t)1 << bits);
+             sizeof(uint32_t) * ((version >= 4 ? NCTX_MAX : version >= 3 ? NCTX3 : NCTX2) - NCTX1) *
+                 ((uint64_t)1 << bits);
     return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX1 - 1) * ((uint64_t)1 << bits));
 }
 
@@ -295,11 +315,22 @@ static int is_letter(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <=
 
 static void match_push(ssx_cm *x, ssx_match *m, uint8_t c) {
     if (m->len > 0) {
-        if (x->buf[m->ptr & x->bmask] == c) {
+        uint8_t e = x->buf[m->ptr & x->bmask];
+        if (e == c) {
             if (m->len < 65535) m->len++;
             m->ptr++;
+            m->since++;
+        } else if (x->v4 && (m->len >= 2 * RECMIN || (m->recov && m->len >= RECMIN))) {
+            /* a changed byte in a copy: a long match survives its first miss,
+             * one that has survived one survives while RECMIN bytes long */
+            m->len >>= 1;
+            m->ptr++;
+            m->recov = 1;
+            m->since = 0;
+            m->delta = (uint8_t)(c - e);
         } else {
             m->len = 0;
+            m->delta = (uint8_t)(c - e);
         }
     }
 }
@@ -319,6 +350,7 @@ static void match_find(ssx_cm *x, ssx_match *m, uint32_t h, int check) {
             if (len >= m->minlen) {
                 m->len = len;
                 m->ptr = cand;
+                m->recov = 0;
             }
         }
     }
@@ -399,6 +431,12 @@ void ssx_cm_push(ssx_cm *x, uint8_t c) {
     if (x->v3) {
         x->cur = hash2(x->cur, (uint32_t)c + 1);
         tok_hashes(x);
+    }
+    if (x->v4) { /* the byte the match expects, shifted as at its last miss? */
+        const ssx_match *m = &x->m;
+        uint32_t eb = m->len ? x->buf[m->ptr & x->bmask] | 0x100u : 0;
+        uint32_t soon = m->len && m->recov ? (m->since < 4) + (m->since < 16) : 0;
+        x->h[DELTA_CTX] = hash2(hash2(64, eb | (uint32_t)m->delta << 9), soon);
     }
     x->bkey = -1;
 }
@@ -491,6 +529,10 @@ static int match_input(ssx_cm *x, ssx_match *m, int c0, int k, int *state) {
     }
     len = len < MLB ? len : MLB - 1;
     m->ci = len * 2 + ((pb >> (7 - k)) & 1);
+    if (m->recov && m->since < RECENT) { /* soon after a miss: by how soon, and the length */
+        int lb = m->len < 16 ? 0 : m->len < 32 ? 1 : m->len < 128 ? 2 : 3;
+        m->ci = MLB * 2 + (m->since * 4 + lb) * 2 + ((pb >> (7 - k)) & 1);
+    }
     *state = m->len < 16 ? 1 : 2;
     return stretch16(x, ssx_counter_p(m->c[m->ci]));
 }

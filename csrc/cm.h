@@ -21,8 +21,9 @@ typedef struct ssx_cm ssx_cm;
  * SSX_CM_MAX_BITS); history: bytes of text to keep for the match model. */
 #define SSX_CM_MIN_BITS 10
 #define SSX_CM_MAX_BITS 26
-/* version: 1, 2 (SSX_CM_V2) or 3 (SSX_CM_V3: also contexts of the last
- * tokens); the older ones stay as streams made with them need.  ssm: one more
+/* version: 1, 2 (SSX_CM_V2), 3 (SSX_CM_V3: also contexts of the last
+ * tokens) or 4 (SSX_CM_V4: also matches that survive a changed byte); the
+ * older ones stay as streams made with them need.  ssm: one more
  * input, the SSM's log odds of each decision (ssx_cm_ssm), with weights
  * chosen by it. */
 ssx_cm *ssx_cm_new(int bits, int version, int ssm);

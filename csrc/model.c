@@ -35,7 +35,7 @@ static int tree_bits(const ssx_config *cfg) {
 
 /* The byte mixer's version (cm.h) of a components mask. */
 static int cm_version(int32_t comp) {
-    return comp & SSX_CM_V3 ? 3 : comp & SSX_CM_V2 ? 2 : 1;
+    return comp & SSX_CM_V4 ? 4 : comp & SSX_CM_V3 ? 3 : comp & SSX_CM_V2 ? 2 : 1;
 }
 
 ssx_model *ssx_model_new(const ssx_config *cfg, int *err) {
@@ -52,11 +52,13 @@ static ssx_model *model_new(const ssx_config *cfg, int *err) {
     if (!(cfg->components & SSX_USE_COUNT)) return NULL;
     if (!(cfg->count_scale >= 0.0f && cfg->count_scale <= 16.0f)) return NULL;
     if (cfg->components & ~(SSX_USE_COUNT | SSX_USE_SSM | SSX_USE_NGRAM | SSX_USE_MIX |
-                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE | SSX_SSM_WIDE | SSX_SSM_TREE | SSX_CM_V3))
+                             SSX_USE_TREE | SSX_CM_V2 | SSX_MIX_ABLATE | SSX_SSM_WIDE | SSX_SSM_TREE | SSX_CM_V3 |
+                             SSX_CM_V4))
         return NULL;
     if ((cfg->components & SSX_SSM_WIDE) && !(cfg->components & SSX_USE_SSM)) return NULL;
     if ((cfg->components & SSX_CM_V2) && !(cfg->components & SSX_USE_TREE)) return NULL;
     if ((cfg->components & SSX_CM_V3) && !(cfg->components & SSX_CM_V2)) return NULL;
+    if ((cfg->components & SSX_CM_V4) && !(cfg->components & SSX_CM_V3)) return NULL;
     if ((cfg->components & SSX_SSM_TREE) &&
         (cfg->components & (SSX_USE_SSM | SSX_USE_TREE)) != (SSX_USE_SSM | SSX_USE_TREE))
         return NULL;

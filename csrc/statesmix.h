@@ -32,6 +32,7 @@
 #define SSX_SSM_WIDE 4096 /* with the SSM: twice the width (ssm.h) */
 #define SSX_SSM_TREE 8192 /* with SSM and tree: the SSM predicts the walk's decisions (ssm.h) */
 #define SSX_CM_V3 16384 /* with SSX_CM_V2: the byte mixer's third version (cm.c) */
+#define SSX_CM_V4 32768 /* with SSX_CM_V3: the fourth version (cm.c) */
 #define SSX_MIX_ABLATE (SSX_MIX_NO_SSE | SSX_MIX_NO_NOVEL | SSX_MIX_NO_SHAPE | SSX_MIX_NO_CACHE | SSX_MIX_NO_SPARSE | SSX_MIX_NO_CLASS)
 
 typedef struct ssx_config {

@@ -30,6 +30,12 @@ SSM_WIDE = lib.SSX_SSM_WIDE
 # (bench/results/growth_tries.md, "The SSM's tree head")
 SSM_TREE, CM_V3 = lib.SSX_SSM_TREE, lib.SSX_CM_V3
 CM3 = CM2 | CM_V3 | SSM | SSM_TREE
+# the byte mixer's fourth version: a match survives a changed byte (a copy
+# whose numbers or indices differ here and there) and a context predicts the
+# byte it expects shifted as at its last miss (bench/results/growth_tries.md,
+# "Matches that survive a changed byte")
+CM_V4 = lib.SSX_CM_V4
+CM4 = CM3 | CM_V4
 
 # id -> (name, components).  An id is recorded in every stream and never
 # changes meaning; a new preset gets a new id.
@@ -56,6 +62,10 @@ PRESETS = {
     19: ("cm3-32", CM3),
     20: ("cm3-16", CM3),
     21: ("cm3-8", CM3),
+    22: ("cm4", CM4),
+    23: ("cm4-32", CM4),
+    24: ("cm4-16", CM4),
+    25: ("cm4-8", CM4),
 }
 # id -> SSM training that differs from model_config's defaults: shorter
 # chunks (more steps, each on fewer tokens) or more steps per chunk
@@ -72,13 +82,16 @@ OVERRIDES = {
     19: {"chunk": 32},
     20: {"chunk": 16},
     21: {"chunk": 8},
+    23: {"chunk": 32},
+    24: {"chunk": 16},
+    25: {"chunk": 8},
 }
 # ids whose SSM takes the wide width from WIDE_FROM bytes of input (a
 # content size the header records; streams of unknown size stay narrow):
 # 8 MB of GCIDE 0.65 % smaller, 1 MB 0.32 % (enwik6 0.09 %), each for about
 # a fifth more time (growth_tries.md, "The SSM's width"); with the tree head
 # 8 MB of GCIDE 0.60 % and of stdlib 0.57 % smaller ("The SSM's tree head")
-GROWS = {17, 18}
+GROWS = {17, 18, 22}
 WIDE_FROM = 2 << 20
 # the ablation of the published system, in the paper's order
 ABLATION = ("count", "ngram", "ssm", "paper")
@@ -86,7 +99,7 @@ BY_NAME = {name: pid for pid, (name, _) in PRESETS.items()}
 
 # compression level -> preset id: each level at least as small as the one
 # below, and slower only where smaller (bench/results/levels.md)
-LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 18, 7: 19, 8: 20, 9: 21}
+LEVELS = {1: 7, 2: 8, 3: 9, 4: 9, 5: 9, 6: 22, 7: 23, 8: 24, 9: 25}
 DEFAULT_LEVEL = 6
 # levels that take the default level's preset for inputs of WIDE_FROM bytes
 # and more (a known content size): their extra SSM training (shorter
@@ -96,17 +109,18 @@ DEFAULT_LEVEL = 6
 LONG_INPUT_DEFAULT = {7, 8, 9}
 
 # What the levels' presets cost on enwik6 (bench/results/levels.md: 2
-# threads on the project's 2-core AMD EPYC VM, 2026-12-04): compressed bytes,
+# threads on the project's 2-core AMD EPYC VM, 2026-12-04, on a host about
+# three times slower than the run before): compressed bytes,
 # compress and decompress seconds, peak RSS in MB.  `statesmix --help`
 # shows them; tests/test_bench.py checks them against that table.
 LEVEL_COSTS = {
-    "fast": (219_585, 7.5, 5.0, 495),
-    "light": (211_704, 8.8, 8.3, 519),
-    "ngram-cm": (209_686, 9.8, 9.5, 519),
-    "cm3": (208_029, 14.1, 15.0, 544),
-    "cm3-32": (207_743, 19.5, 14.8, 543),
-    "cm3-16": (207_502, 15.0, 15.7, 545),
-    "cm3-8": (207_448, 15.7, 16.5, 546),
+    "fast": (219_585, 22.4, 19.6, 496),
+    "light": (211_704, 31.5, 30.8, 517),
+    "ngram-cm": (209_686, 57.2, 36.1, 518),
+    "cm4": (208_003, 44.2, 39.3, 543),
+    "cm4-32": (207_722, 54.4, 67.1, 541),
+    "cm4-16": (207_484, 45.6, 46.5, 554),
+    "cm4-8": (207_435, 58.5, 62.5, 555),
 }
 
 

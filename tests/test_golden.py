@@ -58,7 +58,7 @@ def test_compressing_today_gives_the_golden_bytes(name, threads):
 # The wide SSM serves inputs of presets.WIDE_FROM bytes and more, too long to
 # commit: a stream per preset that widens (presets.GROWS) carries that
 # configuration in its header.
-WIDE_PRESETS = ("cm2-grow", "cm3")
+WIDE_PRESETS = ("cm2-grow", "cm3", "cm4")
 
 
 def _wide_compressor(name, threads):

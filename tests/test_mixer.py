@@ -33,7 +33,7 @@ def test_wide_text_engages_parallel_coding():
     assert len(set(v.encode(WIDE).tolist())) > 4096
 
 
-@pytest.mark.parametrize("preset", ["ngram-plus", "plus", "cm", "cm3"])
+@pytest.mark.parametrize("preset", ["ngram-plus", "plus", "cm", "cm3", "cm4"])
 def test_threads_do_not_change_output(preset):
     one = statesmix.compress(WIDE, preset=preset, threads=1)
     assert statesmix.compress(WIDE, preset=preset, threads=2) == one
@@ -43,7 +43,7 @@ def test_threads_do_not_change_output(preset):
 
 @pytest.mark.skipif(not core.simd_available(), reason="CPU without AVX2/FMA")
 @pytest.mark.parametrize("preset,size", [("ngram-plus", len(WIDE)), ("plus", 6000),
-                                         ("cm", 6000), ("cm3", 6000)])
+                                         ("cm", 6000), ("cm3", 6000), ("cm4", 6000)])
 def test_scalar_and_simd_identical(preset, size):
     data = WIDE[:size]        # the scalar SSM is slow: a short slice for plus
     was = core.simd_enabled()
@@ -80,9 +80,9 @@ def test_ablation_switches_round_trip_and_matter():
 
 @pytest.mark.parametrize("components", [
     1 | NO_SSE, 1 | 4 | NO_NOVEL, 1 | 4 | NO_SPARSE, 1 | NO_CLASS, 1 | 2 | 4 | 2048,
-    # the SSM's tree head needs the SSM and the tree; the third byte mixer the second
+    # the SSM's tree head needs the SSM and the tree; each byte mixer version the one before
     1 | 2 | presets.SSM_TREE, 1 | presets.TREE | presets.SSM_TREE,
-    1 | presets.TREE | presets.CM_V3])
+    1 | presets.TREE | presets.CM_V3, 1 | presets.TREE | presets.CM_V2 | presets.CM_V4])
 def test_core_rejects_bad_component_masks(components):
     with pytest.raises(StateSMixError):
         core.Model({"components": components, "vocab_size": 1000})
@@ -95,15 +95,38 @@ def test_learned_mixing_beats_fixed():
     assert len(learned) < 0.9 * len(fixed)
 
 
-def test_default_is_cm3():
+def test_default_is_cm4():
     d = statesmix.StateSMixDecompressor()
     d.decompress(statesmix.compress(b"hello hello hello"))
-    assert presets.preset_name(d.header.preset) == "cm3"
+    assert presets.preset_name(d.header.preset) == "cm4"
+
+
+def test_cm4_matches_survive_changed_bytes():
+    """Copies of random bytes with a byte in 50 changed (+3): the fourth
+    byte mixer keeps each match through a miss, where the third loses it
+    until six bytes match again.  Both round-trip."""
+    import random
+    rng = random.Random(5)
+    base = bytes(rng.randrange(256) for _ in range(8000))
+    data = base
+    for k in (1, 2):
+        copy = bytearray(base)
+        for i in range(20 + k, len(copy), 50):
+            copy[i] = (copy[i] + 3) & 0xFF
+        data += bytes(copy)
+    size = {}
+    for name in ("cm3", "cm4"):
+        out = statesmix.compress(data, preset=name, threads=1)
+        assert statesmix.decompress(out) == data
+        size[name] = len(out)
+    # the copies cost cm3 911 bytes, cm4 769 (2026-12-04)
+    assert size["cm4"] < size["cm3"] - 80
 
 
 def test_default_ssm_widens_with_the_input():
     """`cm2-grow` is `cm2` below WIDE_FROM bytes (and when the size is not
-    known), with the wide SSM from there; `cm3` widens its SSM likewise.
+    known), with the wide SSM from there; `cm3` and `cm4` widen their SSM
+    likewise.
     The header's content size decides, so the decoder derives the same
     configuration."""
     grow, cm2 = presets.BY_NAME["cm2-grow"], presets.BY_NAME["cm2"]
@@ -113,12 +136,16 @@ def test_default_ssm_widens_with_the_input():
         assert not cfg["components"] & presets.SSM_WIDE
         assert presets.model_config(presets.BY_NAME["cm3"], 50_000, size)["components"] \
             == presets.CM3
+        assert presets.model_config(presets.BY_NAME["cm4"], 50_000, size)["components"] \
+            == presets.CM4
     for size in (presets.WIDE_FROM, 8 * 10**6):
         cfg = presets.model_config(grow, 50_000, size)
         assert cfg == dict(presets.model_config(cm2, 50_000, size),
                            components=presets.PRESETS[cm2][1] | presets.SSM_WIDE)
         assert presets.model_config(presets.BY_NAME["cm3"], 50_000, size)["components"] \
             == presets.CM3 | presets.SSM_WIDE
+        assert presets.model_config(presets.BY_NAME["cm4"], 50_000, size)["components"] \
+            == presets.CM4 | presets.SSM_WIDE
     # the older presets never widen
     for pid in presets.PRESETS:
         if pid not in presets.GROWS:
@@ -138,11 +165,11 @@ def test_high_levels_take_the_default_on_long_inputs():
         want = grow if level in (7, 8, 9) else own
         for size in (presets.WIDE_FROM, 10**9):
             assert presets.resolve(level, content_size=size) == want
-    for name in ("cm3-32", "cm3-16", "cm3-8", "max2"):
+    for name in ("cm4-32", "cm4-16", "cm4-8", "cm3-8", "max2"):
         assert presets.resolve(preset=name, content_size=10**9) == presets.BY_NAME[name]
     # through the compressor's plan: the header says what the decoder builds
     from statesmix.compressor import plan
-    for size, want in ((presets.WIDE_FROM - 1, "cm3-8"), (presets.WIDE_FROM, "cm3")):
+    for size, want in ((presets.WIDE_FROM - 1, "cm4-8"), (presets.WIDE_FROM, "cm4")):
         header = plan(9, None, None, None, size, None)[1]
         assert presets.preset_name(header.preset) == want and header.level == 9
         assert header.content_size == size
@@ -153,7 +180,7 @@ def test_levels_climb():
     ladder never drops a component, and a heavier SSM schedule only comes
     at the top (bench/results/levels.md measures it)."""
     comps = [presets.PRESETS[presets.LEVELS[lv]][1] for lv in range(1, 10)]
-    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm3"]
+    assert presets.LEVELS[presets.DEFAULT_LEVEL] == presets.BY_NAME["cm4"]
     for low, high in zip(comps, comps[1:]):
         core_bits = presets.COUNT | presets.SSM | presets.NGRAM | presets.MIX | presets.TREE
         assert low & core_bits == low & high & core_bits
