@@ -33,11 +33,11 @@
  * in a copy whose numbers or indices differ here and there: a match that
  * mispredicts keeps its place (the next byte of the copy) at half its length,
  * if it was 2 * RECMIN bytes long (RECMIN once it has survived a miss), and
- * its bits are predicted by their own counters
- * for the first bytes after the miss; a context of the byte it expects with
- * the difference at its last miss predicts shifted values.  Measured on a
- * byte-only harness: 8 MB of the stdlib tar (compiled modules, each three
- * times with small differences) 3.6 % smaller, text within 0.1 %.
+ * its bits are predicted by their own counters for the first bytes after the
+ * miss; a context of the byte it expects with the difference at its last
+ * miss predicts shifted values.  The whole model (`cm4`): 8 MB of the stdlib
+ * tar (compiled modules, each three times with small differences) 3.8 %
+ * smaller, text within 0.05 % (bench/results/growth_tries.md).
  *
  * Their log odds (stretch), the token model's and a bias go into three linear
  * mixers whose weight sets are chosen by small contexts (the decision with
@@ -319,7 +319,7 @@ static void match_push(ssx_cm *x, ssx_match *m, uint8_t c) {
         if (e == c) {
             if (m->len < 65535) m->len++;
             m->ptr++;
-            m->since++;
+            m->since += m->since < 255; /* only "how soon" counts */
         } else if (x->v4 && (m->len >= 2 * RECMIN || (m->recov && m->len >= RECMIN))) {
             /* a changed byte in a copy: a long match survives its first miss,
              * one that has survived one survives while RECMIN bytes long */
