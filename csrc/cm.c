@@ -225,6 +225,11 @@ static int match_init(ssx_match *m, int minlen, uint32_t mtmask) {
     return 1;
 }
 
+/* The contexts of a version. */
+static int nctx_of(int version) {
+    return version >= 4 ? NCTX_MAX : version >= 3 ? NCTX3 : version >= 2 ? NCTX2 : NCTX1;
+}
+
 ssx_cm *ssx_cm_new(int bits, int version, int ssm) {
     if (bits < SSX_CM_MIN_BITS || bits > SSX_CM_MAX_BITS || version < 1 || version > 4) return NULL;
     ssx_cm *x = (ssx_cm *)calloc(1, sizeof *x);
@@ -233,7 +238,7 @@ ssx_cm *ssx_cm_new(int bits, int version, int ssm) {
     x->v2 = version >= 2;
     x->v3 = version >= 3;
     x->v4 = version >= 4;
-    x->nctx = x->v4 ? NCTX_MAX : x->v3 ? NCTX3 : x->v2 ? NCTX2 : NCTX1;
+    x->nctx = nctx_of(version);
     x->nin = IN_CTX + 2 * x->nctx;
     if (ssm) x->issm = x->nin++;
     int hb = bits - 1; /* the tables are sized at about 4 slots per byte of input */
@@ -306,8 +311,7 @@ uint64_t ssx_cm_memory(int bits, int version) {
                  sizeof(uint16_t) * (uint64_t)(APM1_CTX + APM2_CTX) * KNOTS;
     if (v2)
         n += sizeof(uint16_t) * 65536 + sizeof(int32_t) * ((uint64_t)1 << (bits - 2)) +
-             sizeof(uint32_t) * ((version >= 4 ? NCTX_MAX : version >= 3 ? NCTX3 : NCTX2) - NCTX1) *
-                 ((uint64_t)1 << bits);
+             sizeof(uint32_t) * (nctx_of(version) - NCTX1) * ((uint64_t)1 << bits);
     return n + sizeof(uint32_t) * (((uint64_t)1 << 16) + (NCTX1 - 1) * ((uint64_t)1 << bits));
 }
 
@@ -320,17 +324,18 @@ static void match_push(ssx_cm *x, ssx_match *m, uint8_t c) {
             if (m->len < 65535) m->len++;
             m->ptr++;
             m->since += m->since < 255; /* only "how soon" counts */
-        } else if (x->v4 && (m->len >= 2 * RECMIN || (m->recov && m->len >= RECMIN))) {
-            /* a changed byte in a copy: a long match survives its first miss,
-             * one that has survived one survives while RECMIN bytes long */
-            m->len >>= 1;
-            m->ptr++;
-            m->recov = 1;
-            m->since = 0;
-            m->delta = (uint8_t)(c - e);
         } else {
-            m->len = 0;
             m->delta = (uint8_t)(c - e);
+            if (x->v4 && (m->len >= 2 * RECMIN || (m->recov && m->len >= RECMIN))) {
+                /* a changed byte in a copy: a long match survives its first
+                 * miss, one that has survived one survives while RECMIN long */
+                m->len >>= 1;
+                m->ptr++;
+                m->recov = 1;
+                m->since = 0;
+            } else {
+                m->len = 0;
+            }
         }
     }
 }
